@@ -1,0 +1,342 @@
+//! `sila-store`: convert, verify and inspect Sila workspaces in any format.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use sila_store_core::entries::{EntryMeta, Progress};
+use sila_store_core::ids::{Day, TreeId};
+use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
+use sila_store_core::layout::EntryKind;
+use sila_store_core::{Error, Result};
+use sila_store_native::{convert, with_source, ConvertOptions};
+
+/// Convert, verify and inspect Sila workspaces: plain folders, SQLite archives
+/// (`*.db`, `*.sqlite`) and ZIP archives (`*.zip`). Every conversion is byte for byte
+/// and verified before it replaces anything.
+#[derive(Parser)]
+#[command(name = "sila-store", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert SRC to DST; the format comes from the path (folder, *.db/*.sqlite, *.zip).
+    Convert {
+        /// Workspace to read (folder, SQLite or ZIP).
+        src: PathBuf,
+        /// Where to write it.
+        dst: PathBuf,
+        /// Replace DST if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check everything that can be checked; exit code 0 only if all holds.
+    Verify {
+        /// Workspace to check.
+        src: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Space id, name, trees, ops, peers, days, files, sizes.
+    Info {
+        /// Workspace to inspect.
+        src: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The ops of a tree stored in a day range, as the exact lines Sila wrote.
+    Ops {
+        /// Workspace to read.
+        src: PathBuf,
+        /// Tree id.
+        #[arg(long)]
+        tree: String,
+        /// First day (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// One JSON object per op instead of the raw lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The names in the space's `secrets` file (values only with --show-values).
+    Secrets {
+        /// Workspace to read.
+        src: PathBuf,
+        /// Print the secret values too.
+        #[arg(long)]
+        show_values: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = match &cli.command {
+        Command::Convert { json, .. }
+        | Command::Verify { json, .. }
+        | Command::Info { json, .. }
+        | Command::Ops { json, .. }
+        | Command::Secrets { json, .. } => *json,
+    };
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"error": {"code": e.code(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("error [{}]: {e}", e.code());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn update(bar: &ProgressBar, p: Progress<'_>) {
+    bar.set_length(p.total);
+    bar.set_position(p.done);
+    if bar.message() != p.phase {
+        bar.set_message(p.phase.to_string());
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    let w = |e: std::io::Error| Error::io("stdout", e);
+    match command {
+        Command::Convert {
+            src,
+            dst,
+            force,
+            json,
+        } => {
+            let bar = progress_bar();
+            let report = convert(&src, &dst, ConvertOptions { force }, &mut |p| {
+                update(&bar, p)
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            if json {
+                writeln!(out, "{}", json!(report)).map_err(w)?;
+            } else {
+                writeln!(
+                    out,
+                    "converted {} ({}) to {} ({}): {} files, {} bytes, verified; output {} bytes",
+                    src.display(),
+                    report.from,
+                    dst.display(),
+                    report.to,
+                    report.files,
+                    report.bytes,
+                    report.output_bytes
+                )
+                .map_err(w)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { src, json } => {
+            let bar = progress_bar();
+            let report = with_source(&src, |s| {
+                Ok(inspect::verify(s, &mut |p| update(&bar, p)))
+            });
+            bar.finish_and_clear();
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => VerifyReport {
+                    ok: false,
+                    errors: vec![inspect::Problem {
+                        code: e.code().into(),
+                        path: None,
+                        message: e.to_string(),
+                    }],
+                    ..Default::default()
+                },
+            };
+            if json {
+                writeln!(out, "{}", json!(report)).map_err(w)?;
+            } else {
+                print_verify(out, &src, &report).map_err(w)?;
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Info { src, json } => {
+            let info = with_source(&src, inspect::info)?;
+            if json {
+                writeln!(out, "{}", json!(info)).map_err(w)?;
+            } else {
+                print_info(out, &info).map_err(w)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ops {
+            src,
+            tree,
+            from,
+            to,
+            json,
+        } => {
+            let tree = TreeId::new(&tree)?;
+            let from = from.as_deref().map(Day::parse).transpose()?;
+            let to = to.as_deref().map(Day::parse).transpose()?;
+            let ops = with_source(&src, |s| s.get_operations(&tree, from, to))?;
+            for op in ops {
+                if json {
+                    writeln!(out, "{}", op.to_json()).map_err(w)?;
+                } else {
+                    writeln!(out, "{}", op.line).map_err(w)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secrets {
+            src,
+            show_values,
+            json,
+        } => {
+            let (space_id, bytes) = with_source(&src, read_secrets)?;
+            let (secrets, variant) = sila_store_core::secrets::decrypt(&space_id, &bytes)?;
+            if json {
+                let map: serde_json::Map<String, serde_json::Value> = secrets
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = if show_values { json!(v) } else { serde_json::Value::Null };
+                        (k.clone(), v)
+                    })
+                    .collect();
+                writeln!(out, "{}", json!({"keyVariant": format!("{variant:?}"), "secrets": map}))
+                    .map_err(w)?;
+            } else {
+                for (k, v) in &secrets {
+                    if show_values {
+                        writeln!(out, "{k}\t{v}").map_err(w)?;
+                    } else {
+                        writeln!(out, "{k}").map_err(w)?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The space id (from `space.json`) and the bytes of `secrets`.
+fn read_secrets(s: &mut dyn sila_store_core::entries::EntrySource) -> Result<(String, Vec<u8>)> {
+    let entries = s.entries()?;
+    let find = |k: EntryKind| -> Result<EntryMeta> {
+        entries
+            .iter()
+            .find(|e| e.kind == k)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(k.path()))
+    };
+    let space = find(EntryKind::SpaceJson)?;
+    let secrets = find(EntryKind::Secrets)?;
+    let space_bytes = sila_store_core::entries::read_all(s.open(&space)?, &space.path)?;
+    let id = sila_store_core::space::space_id_from_json(&space_bytes)
+        .ok_or_else(|| Error::Secrets("space.json has no id".into()))?;
+    let bytes = sila_store_core::entries::read_all(s.open(&secrets)?, &secrets.path)?;
+    Ok((id, bytes))
+}
+
+fn print_info(out: &mut dyn Write, i: &WorkspaceInfo) -> std::io::Result<()> {
+    writeln!(out, "format      {}", i.format)?;
+    writeln!(out, "space id    {}", i.space_id.as_deref().unwrap_or("(no space.json)"))?;
+    writeln!(out, "name        {}", i.space_name.as_deref().unwrap_or("(unknown)"))?;
+    writeln!(
+        out,
+        "ops         {} in {} files ({} moves, {} props, {} kept raw)",
+        i.ops, i.ops_files, i.moves, i.props, i.raw_lines
+    )?;
+    writeln!(out, "trees       {}", i.trees.len())?;
+    writeln!(out, "peers       {}", i.peers)?;
+    writeln!(
+        out,
+        "days        {}{}",
+        i.days.len(),
+        match (i.days.first(), i.days.last()) {
+            (Some(a), Some(b)) => format!(" ({a} .. {b})"),
+            _ => String::new(),
+        }
+    )?;
+    writeln!(out, "static      {} files, {} bytes", i.static_files, i.static_bytes)?;
+    writeln!(out, "mutable     {} files, {} bytes", i.mutable_files, i.mutable_bytes)?;
+    writeln!(out, "secrets     {}", if i.has_secrets { "yes" } else { "no" })?;
+    if !i.other_files.is_empty() {
+        writeln!(out, "other       {}", i.other_files.join(", "))?;
+    }
+    writeln!(out, "total       {} files, {} bytes", i.files, i.total_bytes)?;
+    for t in &i.trees {
+        writeln!(
+            out,
+            "  tree {} {:>6} ops  {}{}",
+            t.id,
+            t.ops,
+            t.app_id.as_deref().map(|a| format!("[{a}] ")).unwrap_or_default(),
+            t.name.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
+fn print_verify(out: &mut dyn Write, src: &std::path::Path, r: &VerifyReport) -> std::io::Result<()> {
+    for p in &r.errors {
+        writeln!(
+            out,
+            "error   [{}] {}{}",
+            p.code,
+            p.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(),
+            p.message
+        )?;
+    }
+    for p in &r.warnings {
+        writeln!(
+            out,
+            "warning [{}] {}{}",
+            p.code,
+            p.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(),
+            p.message
+        )?;
+    }
+    writeln!(
+        out,
+        "{}: {} ({} files, {} bytes checked; {} errors, {} warnings)",
+        src.display(),
+        if r.ok { "OK" } else { "FAILED" },
+        r.files_checked,
+        r.bytes_checked,
+        r.errors.len(),
+        r.warnings.len()
+    )
+}

@@ -1,0 +1,175 @@
+//! The plain layout on the native filesystem: a workspace folder read as entries and
+//! written from them.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sila_store_core::entries::{check_unique, Content, EntryMeta, EntrySink, EntrySource};
+use sila_store_core::layout::SPACE_DIR;
+use sila_store_core::{Error, Result};
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |e| Error::io(path.display().to_string(), e)
+}
+
+/// A workspace folder (the folder holding `space-v1/`), read as entries.
+pub struct PlainSource {
+    root: PathBuf,
+}
+
+impl PlainSource {
+    /// Opens the workspace at `root`. Like Sila, it also accepts the `space-v1`
+    /// folder itself. An empty folder, or one without `space-v1/`, is refused.
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.is_dir() {
+            return Err(Error::NotAWorkspace(format!(
+                "{} is not a folder",
+                root.display()
+            )));
+        }
+        if root.join(SPACE_DIR).is_dir() {
+            return Ok(PlainSource {
+                root: root.to_path_buf(),
+            });
+        }
+        let named_space = root.file_name().and_then(|n| n.to_str()) == Some(SPACE_DIR);
+        if let (true, Some(parent)) = (named_space, root.parent()) {
+            return Ok(PlainSource {
+                root: parent.to_path_buf(),
+            });
+        }
+        Err(Error::NotAWorkspace(format!(
+            "{} has no {SPACE_DIR}/ folder",
+            root.display()
+        )))
+    }
+
+    /// The workspace root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<EntryMeta>) -> Result<()> {
+        let mut items: Vec<fs::DirEntry> = fs::read_dir(dir)
+            .map_err(io_err(dir))?
+            .collect::<io::Result<_>>()
+            .map_err(io_err(dir))?;
+        items.sort_by_key(|e| e.file_name());
+        for item in items {
+            let name = item.file_name();
+            let name = name.to_str().ok_or_else(|| Error::UnsafePath {
+                path: format!("{rel}{}", name.to_string_lossy()),
+                reason: "file name is not UTF-8",
+            })?;
+            let path = format!("{rel}{name}");
+            let meta = fs::symlink_metadata(item.path()).map_err(io_err(&item.path()))?;
+            if meta.file_type().is_symlink() {
+                return Err(Error::UnsafePath {
+                    path,
+                    reason: "symbolic link",
+                });
+            }
+            if meta.is_dir() {
+                self.walk(&item.path(), &format!("{path}/"), out)?;
+            } else if meta.is_file() {
+                out.push(EntryMeta::new(&path, meta.len(), None)?);
+            } else {
+                return Err(Error::UnsafePath {
+                    path,
+                    reason: "not a regular file or folder",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EntrySource for PlainSource {
+    fn format(&self) -> &'static str {
+        "plain"
+    }
+
+    fn entries(&mut self) -> Result<Vec<EntryMeta>> {
+        let mut out = Vec::new();
+        let root = self.root.clone();
+        self.walk(&root, "", &mut out)?;
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        check_unique(&out)?;
+        Ok(out)
+    }
+
+    fn open<'s>(&'s mut self, entry: &EntryMeta) -> Result<Box<dyn Read + 's>> {
+        let p = self.root.join(&entry.path);
+        Ok(Box::new(io::BufReader::with_capacity(
+            1 << 16,
+            File::open(&p).map_err(io_err(&p))?,
+        )))
+    }
+}
+
+/// Writes a workspace folder. The folder must not exist; every file is created new
+/// and synced to disk.
+pub struct PlainSink {
+    root: PathBuf,
+    dirs: std::collections::BTreeSet<PathBuf>,
+}
+
+impl PlainSink {
+    /// Creates the (new) folder `root`.
+    pub fn create(root: &Path) -> Result<Self> {
+        fs::create_dir(root).map_err(io_err(root))?;
+        Ok(PlainSink {
+            root: root.to_path_buf(),
+            dirs: Default::default(),
+        })
+    }
+}
+
+impl EntrySink for PlainSink {
+    fn put(&mut self, entry: &EntryMeta, content: Content<'_>) -> Result<()> {
+        // `entry.path` passed `safe_relative_path` when the entry was classified.
+        let p = self.root.join(&entry.path);
+        if let Some(parent) = p.parent() {
+            if !self.dirs.contains(parent) {
+                fs::create_dir_all(parent).map_err(io_err(parent))?;
+                let mut d = parent;
+                while d != self.root && self.dirs.insert(d.to_path_buf()) {
+                    d = d.parent().unwrap_or(&self.root);
+                }
+            }
+        }
+        let mut f = File::create_new(&p).map_err(io_err(&p))?;
+        match content {
+            Content::Ops { bytes, .. } => f.write_all(bytes).map_err(io_err(&p))?,
+            Content::Stream(r) => {
+                let mut w = io::BufWriter::with_capacity(1 << 16, &mut f);
+                io::copy(r, &mut w).map_err(io_err(&p))?;
+                w.flush().map_err(io_err(&p))?;
+            }
+        }
+        f.sync_all().map_err(io_err(&p))?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // Deepest folders first, then the root.
+        for d in self.dirs.iter().rev() {
+            sync_dir(d)?;
+        }
+        sync_dir(&self.root)
+    }
+}
+
+/// Syncs a folder's entries to disk (a no-op where folders cannot be opened).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}

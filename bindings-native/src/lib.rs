@@ -1,0 +1,9 @@
+//! Native host of sila-store: the filesystem backend (plain workspace folders, and
+//! SQLite and ZIP archives as files), safe conversion between paths, and the
+//! `sila-store` command-line tool (`src/bin/sila-store.rs`).
+#![deny(missing_docs)]
+
+pub mod fs;
+pub mod workspace;
+
+pub use workspace::{convert, with_source, ConvertOptions, ConvertReport, Format};

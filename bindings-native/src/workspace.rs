@@ -1,0 +1,289 @@
+//! Opening a workspace path in whatever format it is, and converting between paths
+//! safely: write to a temporary name beside the destination, read it back and compare
+//! every file's hash with the source, then move it into place.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{Connection, OpenFlags};
+use sila_store_core::archive::sqlite::{SqliteSink, SqliteSource};
+use sila_store_core::archive::zip::{ZipSink, ZipSource};
+use sila_store_core::convert::{compare, copy_all};
+use sila_store_core::entries::{listing, EntrySource, Progress};
+use sila_store_core::{Error, Result};
+
+use crate::fs::{sync_dir, PlainSink, PlainSource};
+
+/// The three workspace formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A workspace folder.
+    Plain,
+    /// A SQLite archive (`*.db`, `*.sqlite`).
+    Sqlite,
+    /// A ZIP archive (`*.zip`).
+    Zip,
+}
+
+impl Format {
+    /// `plain`, `sqlite` or `zip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "plain",
+            Format::Sqlite => "sqlite",
+            Format::Zip => "zip",
+        }
+    }
+
+    /// The format a destination path asks for: `*.db`, `*.sqlite`, `*.sqlite3` is
+    /// SQLite, `*.zip` is ZIP, anything else a folder.
+    pub fn for_destination(path: &Path) -> Format {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("db" | "sqlite" | "sqlite3") => Format::Sqlite,
+            Some("zip") => Format::Zip,
+            _ => Format::Plain,
+        }
+    }
+
+    /// The format of an existing path: a folder is plain; a file is told by its first
+    /// bytes (SQLite header, ZIP signature), else by its extension.
+    pub fn detect(path: &Path) -> Result<Format> {
+        let meta = fs::metadata(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        if meta.is_dir() {
+            return Ok(Format::Plain);
+        }
+        let mut head = [0u8; 16];
+        let n = File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
+        let head = &head[..n];
+        if head.starts_with(b"SQLite format 3\0") {
+            return Ok(Format::Sqlite);
+        }
+        if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+            return Ok(Format::Zip);
+        }
+        match Format::for_destination(path) {
+            Format::Sqlite => Ok(Format::Sqlite),
+            Format::Zip => Ok(Format::Zip),
+            Format::Plain => Err(Error::NotAWorkspace(format!(
+                "{} is neither a folder, a SQLite archive nor a ZIP archive",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Opens the workspace at `path` (any format) read-only and runs `f` on it.
+pub fn with_source<T>(path: &Path, f: impl FnOnce(&mut dyn EntrySource) -> Result<T>) -> Result<T> {
+    match Format::detect(path)? {
+        Format::Plain => f(&mut PlainSource::open(path)?),
+        Format::Sqlite => {
+            let conn = open_sqlite_read_only(path)?;
+            f(&mut SqliteSource::new(&conn)?)
+        }
+        Format::Zip => {
+            let file = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+            f(&mut ZipSource::new(BufReader::with_capacity(1 << 16, file))?)
+        }
+    }
+}
+
+/// Opens a SQLite archive read-only (the file is never written).
+pub fn open_sqlite_read_only(path: &Path) -> Result<Connection> {
+    Ok(Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?)
+}
+
+/// Options of [`convert`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConvertOptions {
+    /// Replace an existing destination.
+    pub force: bool,
+}
+
+/// What a conversion did.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConvertReport {
+    /// Source format.
+    pub from: &'static str,
+    /// Destination format.
+    pub to: &'static str,
+    /// Files converted.
+    pub files: u64,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Size of the result on disk (the archive file, or the folder's files).
+    pub output_bytes: u64,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary path beside `dst` that is removed on drop unless kept.
+struct TempPath {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempPath {
+    fn beside(dst: &Path, tag: &str) -> Result<Self> {
+        let name = dst
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::InvalidArgument(format!("{} has no file name", dst.display())))?;
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dst.with_file_name(format!(".{name}.sila-store-{tag}-{}-{n}", std::process::id()));
+        Ok(TempPath { path, keep: false })
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = remove_any(&self.path);
+        }
+    }
+}
+
+fn remove_any(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
+        Ok(_) => fs::remove_file(p),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn disk_size(p: &Path) -> u64 {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::read_dir(p)
+            .map(|rd| rd.flatten().map(|e| disk_size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+/// Converts the workspace at `src` (any format) to `dst` (format from its name).
+///
+/// The result is written to a temporary name beside `dst`, read back in full and
+/// compared file by file (size and SHA-256) with what was read from `src`, checked
+/// for container integrity, and only then moved into place. `src` is only read.
+/// On any error nothing exists at `dst` that did not before.
+pub fn convert(
+    src: &Path,
+    dst: &Path,
+    opts: ConvertOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ConvertReport> {
+    let from = Format::detect(src)?;
+    let to = Format::for_destination(dst);
+    if let (Ok(a), Ok(b)) = (src.canonicalize(), dst.canonicalize()) {
+        if a == b {
+            return Err(Error::InvalidArgument(
+                "source and destination are the same".into(),
+            ));
+        }
+    }
+    let dst_exists = fs::symlink_metadata(dst).is_ok();
+    if dst_exists && !opts.force {
+        return Err(Error::AlreadyExists(dst.display().to_string()));
+    }
+    let tmp = TempPath::beside(dst, "tmp")?;
+    let expected = with_source(src, |source| write_to(source, &tmp.path, to, progress))?;
+    // Read the result back: every entry re-hashed and compared with the source.
+    let actual = with_source(&tmp.path, |result| {
+        let problems = result.check_container()?;
+        if let Some(p) = problems.into_iter().next() {
+            return Err(Error::Corrupt {
+                format: "result",
+                reason: p,
+            });
+        }
+        listing(result, &mut |p| {
+            progress(Progress {
+                phase: "verifying",
+                ..p
+            })
+        })
+    })?;
+    compare(&expected, &actual)?;
+    replace(&tmp, dst, dst_exists)?;
+    let mut tmp = tmp;
+    tmp.keep = true;
+    Ok(ConvertReport {
+        from: from.name(),
+        to: to.name(),
+        files: expected.len() as u64,
+        bytes: expected.values().map(|d| d.size).sum(),
+        output_bytes: disk_size(dst),
+    })
+}
+
+fn write_to(
+    source: &mut dyn EntrySource,
+    out: &Path,
+    to: Format,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<sila_store_core::entries::Listing> {
+    let io_err = |e| Error::io(out.display().to_string(), e);
+    match to {
+        Format::Plain => {
+            let mut sink = PlainSink::create(out)?;
+            copy_all(source, &mut sink, progress)
+        }
+        Format::Sqlite => {
+            let listing = {
+                let conn = Connection::open(out)?;
+                let mut sink = SqliteSink::new(&conn, source.format())?;
+                let l = copy_all(source, &mut sink, progress)?;
+                drop(sink);
+                conn.close().map_err(|(_, e)| Error::from(e))?;
+                l
+            };
+            File::open(out).and_then(|f| f.sync_all()).map_err(io_err)?;
+            Ok(listing)
+        }
+        Format::Zip => {
+            let file = File::create_new(out).map_err(io_err)?;
+            let mut sink = ZipSink::new(BufWriter::with_capacity(1 << 16, file));
+            let l = copy_all(source, &mut sink, progress)?;
+            let mut w = sink.into_inner()?;
+            w.flush().map_err(io_err)?;
+            w.get_ref().sync_all().map_err(io_err)?;
+            Ok(l)
+        }
+    }
+}
+
+/// Moves `tmp` to `dst`, replacing what is there (kept aside until the move is done).
+fn replace(tmp: &TempPath, dst: &Path, dst_exists: bool) -> Result<()> {
+    let err = |e| Error::io(dst.display().to_string(), e);
+    if dst_exists {
+        let old = TempPath::beside(dst, "old")?;
+        fs::rename(dst, &old.path).map_err(err)?;
+        if let Err(e) = fs::rename(&tmp.path, dst) {
+            let _ = fs::rename(&old.path, dst);
+            let mut old = old;
+            old.keep = true;
+            return Err(err(e));
+        }
+        drop(old);
+    } else {
+        fs::rename(&tmp.path, dst).map_err(err)?;
+    }
+    if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The one shape every format is read as and written from: a stream of entries.
+//!
+//! A plain folder, a SQLite archive and a ZIP archive are each an [`EntrySource`] and
+//! an [`EntrySink`]; a conversion is "every entry of the source into the sink", with
+//! hashes checked on the way ([`crate::convert`]). Nothing converts A to B directly.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::ids::{Day, Sha256Hex, TreeId};
+use crate::layout::{EntryKind, OpsFileKey};
+use crate::ops::{parse_line, OpLine, OpsText};
+
+/// One file of a workspace, as listed by a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryMeta {
+    /// Relative path (`/`-separated), from the workspace root.
+    pub path: String,
+    /// What the path is.
+    pub kind: EntryKind,
+    /// Size in bytes, as the source declares it.
+    pub size: u64,
+    /// The SHA-256 the source promises for the bytes (manifest, index), if it keeps one.
+    pub sha256: Option<Sha256Hex>,
+}
+
+impl EntryMeta {
+    /// Builds the meta of a path, classifying it.
+    pub fn new(path: &str, size: u64, sha256: Option<Sha256Hex>) -> Result<Self> {
+        Ok(EntryMeta {
+            path: path.to_string(),
+            kind: EntryKind::from_path(path)?,
+            size,
+            sha256,
+        })
+    }
+}
+
+/// A workspace read as entries.
+pub trait EntrySource {
+    /// A short name of the format (`"plain"`, `"sqlite"`, `"zip"`).
+    fn format(&self) -> &'static str;
+
+    /// Every entry, sorted by path. Fails on unsafe or duplicate paths.
+    fn entries(&mut self) -> Result<Vec<EntryMeta>>;
+
+    /// Opens an entry's content as a stream (bounded memory for any size).
+    fn open<'s>(&'s mut self, entry: &EntryMeta) -> Result<Box<dyn Read + 's>>;
+
+    /// Checks of the container itself (SQLite `integrity_check`, ZIP manifest…),
+    /// beyond what reading every entry checks. Problems are returned as messages.
+    fn check_container(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// The ops of `tree` stored in day folders `from..=to` (both optional), in the
+    /// order days, then peer, then file kind, then line; the seed's
+    /// `getOperations(treeId, dateRange)`. The default reads the matching ops files;
+    /// indexed formats override it.
+    fn get_operations(
+        &mut self,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Vec<StoredOp>> {
+        let mut files: Vec<(OpsFileKey, EntryMeta)> = self
+            .entries()?
+            .into_iter()
+            .filter_map(|e| match &e.kind {
+                EntryKind::OpsFile(k)
+                    if &k.tree == tree
+                        && from.is_none_or(|f| k.day >= f)
+                        && to.is_none_or(|t| k.day <= t) =>
+                {
+                    Some((k.clone(), e))
+                }
+                _ => None,
+            })
+            .collect();
+        files.sort_by(|a, b| {
+            (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
+        });
+        let mut out = Vec::new();
+        for (key, meta) in files {
+            let bytes = read_all(self.open(&meta)?, &meta.path)?;
+            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
+                path: meta.path.clone(),
+                line,
+            })?;
+            for line in text.lines {
+                out.push(StoredOp::new(&key, line));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One op line as stored, with where it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOp {
+    /// The day folder.
+    pub day: Day,
+    /// The peer (from the file name).
+    pub peer: String,
+    /// `m`, `p` or `legacy`: the file it is in.
+    pub file_kind: &'static str,
+    /// The exact line text Sila wrote.
+    pub line: String,
+}
+
+impl StoredOp {
+    /// Wraps a line of the ops file `key`.
+    pub fn new(key: &OpsFileKey, line: &str) -> Self {
+        StoredOp {
+            day: key.day,
+            peer: key.peer.as_str().to_string(),
+            file_kind: key.kind.as_str(),
+            line: line.to_string(),
+        }
+    }
+
+    /// The line as a JSON object: `{day, peer, counter, target, parent}` for a move,
+    /// `{day, peer, counter, target, key, value}` for a property (value as JSON;
+    /// `{}`/`[]` deletions kept as written), `{day, peer, raw}` otherwise.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let kind = crate::ops::OpsFileKind::parse(self.file_kind)
+            .unwrap_or(crate::ops::OpsFileKind::Props);
+        let mut v = match parse_line(&self.line, kind) {
+            OpLine::Move {
+                counter,
+                target,
+                parent,
+            } => json!({"op": "move", "counter": counter, "target": target, "parent": parent}),
+            OpLine::Prop {
+                counter,
+                target,
+                key,
+                value,
+            } => {
+                let value: Value = serde_json::from_str(value).unwrap_or(Value::Null);
+                json!({"op": "set", "counter": counter, "target": target, "key": key, "value": value})
+            }
+            OpLine::Raw(raw) => json!({"op": "raw", "raw": raw}),
+        };
+        if let Value::Object(m) = &mut v {
+            m.insert("day".into(), Value::String(self.day.to_string()));
+            m.insert("peer".into(), Value::String(self.peer.clone()));
+        }
+        v
+    }
+}
+
+/// The content handed to a sink: an ops file already split into lines (it was read
+/// whole and checked to be UTF-8), or a stream.
+pub enum Content<'a> {
+    /// An ops file: its bytes and their lines.
+    Ops {
+        /// The exact file bytes.
+        bytes: &'a [u8],
+        /// The same bytes split into lines.
+        text: &'a OpsText<'a>,
+    },
+    /// Any other file, streamed.
+    Stream(&'a mut dyn Read),
+}
+
+/// A workspace written from entries.
+pub trait EntrySink {
+    /// Writes one entry. `entry.size` is the exact number of bytes the content yields.
+    fn put(&mut self, entry: &EntryMeta, content: Content<'_>) -> Result<()>;
+    /// Finishes the workspace (commit, write the manifest, close).
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// What was read of one entry: its real size and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest256 {
+    /// Bytes read.
+    pub size: u64,
+    /// Their SHA-256.
+    pub sha256: Sha256Hex,
+}
+
+/// The sorted `path → (size, sha256)` listing of a workspace: what `sha256sum` over
+/// the plain folder gives, whatever the format.
+pub type Listing = BTreeMap<String, Digest256>;
+
+/// A reader that hashes and counts what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+    /// Bytes read so far and their hash.
+    pub fn finish(self) -> Digest256 {
+        Digest256 {
+            size: self.count,
+            sha256: Sha256Hex::from_digest(&self.hasher.finalize()),
+        }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads a whole (small) entry into memory, mapping I/O errors to `path`.
+pub fn read_all(mut r: impl Read, path: &str) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).map_err(|e| Error::io(path, e))?;
+    Ok(v)
+}
+
+/// Checks what was read of `entry` against everything that promises its bytes: the
+/// declared size, the source's hash, and for a CAS file its name.
+pub fn check_digest(entry: &EntryMeta, got: &Digest256) -> Result<()> {
+    if got.size != entry.size {
+        return Err(Error::SizeMismatch {
+            path: entry.path.clone(),
+            expected: entry.size,
+            actual: got.size,
+        });
+    }
+    let promised = [
+        entry.sha256.as_ref(),
+        match &entry.kind {
+            EntryKind::StaticFile(h) => Some(h),
+            _ => None,
+        },
+    ];
+    for expected in promised.into_iter().flatten() {
+        if expected != &got.sha256 {
+            return Err(Error::HashMismatch {
+                path: entry.path.clone(),
+                expected: expected.as_str().to_string(),
+                actual: got.sha256.as_str().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Largest ops file read whole into memory (ops files are one peer's day; anything
+/// larger is refused rather than risking memory).
+pub const MAX_OPS_FILE: u64 = 1 << 30;
+
+/// Reads one entry from `source`, checks it ([`check_digest`], UTF-8 ops lines), and
+/// hands it to `sink` (if any). Returns what was read. Reading is bounded by the
+/// declared size plus one byte, so a lying archive cannot make us read more.
+pub fn transfer(
+    source: &mut dyn EntrySource,
+    entry: &EntryMeta,
+    sink: Option<&mut dyn EntrySink>,
+) -> Result<Digest256> {
+    let reader = source.open(entry)?;
+    let mut hashing = HashingReader::new(reader.take(entry.size.saturating_add(1)));
+    let digest = if let EntryKind::OpsFile(_) = entry.kind {
+        if entry.size > MAX_OPS_FILE {
+            return Err(Error::SizeMismatch {
+                path: entry.path.clone(),
+                expected: MAX_OPS_FILE,
+                actual: entry.size,
+            });
+        }
+        let bytes = read_all(&mut hashing, &entry.path)?;
+        let digest = hashing.finish();
+        check_digest(entry, &digest)?;
+        let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
+            path: entry.path.clone(),
+            line,
+        })?;
+        if let Some(sink) = sink {
+            sink.put(
+                entry,
+                Content::Ops {
+                    bytes: &bytes,
+                    text: &text,
+                },
+            )?;
+        }
+        digest
+    } else {
+        match sink {
+            Some(sink) => {
+                sink.put(entry, Content::Stream(&mut hashing))?;
+                // Drain whatever the sink left, so an over-long entry is noticed.
+                io::copy(&mut hashing, &mut io::sink()).map_err(|e| Error::io(&entry.path, e))?;
+            }
+            None => {
+                io::copy(&mut hashing, &mut io::sink()).map_err(|e| Error::io(&entry.path, e))?;
+            }
+        }
+        let digest = hashing.finish();
+        check_digest(entry, &digest)?;
+        digest
+    };
+    Ok(digest)
+}
+
+/// Progress of long work: `done` of `total` bytes in `phase`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress<'a> {
+    /// What is being done (`"reading"`, `"converting"`, `"verifying"`).
+    pub phase: &'a str,
+    /// Bytes done.
+    pub done: u64,
+    /// Bytes in all.
+    pub total: u64,
+}
+
+/// Reads every entry of `source`, checks each, and returns the listing.
+pub fn listing(
+    source: &mut dyn EntrySource,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Listing> {
+    let entries = source.entries()?;
+    let total = entries.iter().map(|e| e.size).sum();
+    let mut done = 0;
+    let mut out = Listing::new();
+    for e in &entries {
+        let d = transfer(source, e, None)?;
+        done += e.size;
+        progress(Progress {
+            phase: "verifying",
+            done,
+            total,
+        });
+        out.insert(e.path.clone(), d);
+    }
+    Ok(out)
+}
+
+/// Checks a sorted list of entries for duplicates.
+pub fn check_unique(entries: &[EntryMeta]) -> Result<()> {
+    for w in entries.windows(2) {
+        if w[0].path == w[1].path {
+            return Err(Error::DuplicateEntry(w[0].path.clone()));
+        }
+    }
+    Ok(())
+}
