@@ -78,6 +78,16 @@ CREATE TABLE file_chunks(
 
 /// Maps an SQLite error to ours: "not a database" and "corrupt" become typed errors.
 fn sql(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::InvalidColumnType(..)
+    | rusqlite::Error::FromSqlConversionFailure(..)
+    | rusqlite::Error::IntegralValueOutOfRange(..)
+    | rusqlite::Error::Utf8Error(..) = e
+    {
+        return Error::Corrupt {
+            format: FORMAT,
+            reason: e.to_string(),
+        };
+    }
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::NotAnArchive {
             format: FORMAT,
