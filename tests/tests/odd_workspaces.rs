@@ -1,0 +1,115 @@
+//! Workspaces Sila could leave behind that are not tidy: odd lines, files without a
+//! trailing newline, empty files, unknown files, big blobs. All carried byte for byte.
+
+use std::fs;
+use std::path::Path;
+
+use sila_store_core::inspect;
+use sila_store_native::{convert, with_source, ConvertOptions};
+use sila_store_tests::{copy_dir, fixtures_dir, sha256_listing, TempDir};
+
+fn roundtrip_all_ways(ws: &Path, t: &TempDir) {
+    let original = sha256_listing(ws);
+    let conv = |a: &Path, b: &Path| convert(a, b, ConvertOptions::default(), &mut |_| {}).unwrap();
+    conv(ws, &t.join("a.db"));
+    conv(&t.join("a.db"), &t.join("b.zip"));
+    conv(&t.join("b.zip"), &t.join("c"));
+    assert_eq!(original, sha256_listing(&t.join("c")));
+    conv(ws, &t.join("d.zip"));
+    conv(&t.join("d.zip"), &t.join("e.db"));
+    conv(&t.join("e.db"), &t.join("f"));
+    assert_eq!(original, sha256_listing(&t.join("f")));
+}
+
+#[test]
+fn odd_lines_and_files_survive() {
+    let t = TempDir::new();
+    let ws = t.join("ws");
+    copy_dir(&fixtures_dir().join("getting-started"), &ws);
+    let ops = ws.join("space-v1/ops/ab/cdef0123456789abcdef0123456789/2026/01/02");
+    fs::create_dir_all(&ops).unwrap();
+    // Every kind of line Sila might skip or a hand edit might leave.
+    fs::write(
+        ops.join("peer1-p.jsonl"),
+        concat!(
+            "[1,\"0\",\"_c\",\"2026-01-02T00:00:00.000Z\"]\n",
+            "\n",
+            "[2, \"0\", \"k\", 1]\n",
+            "[3,\"0\",\"k\",1]\r\n",
+            "not json at all\n",
+            "\"[4,\\\"0\\\",\\\"k\\\",2]\"\n",
+            "[5,\"0\",\"k\",{\"b\":1,\"a\":[1e+21,5e-7,-0,0.30000000000000004]}]\n",
+            "[6,\"0\",\"k\",\"\u{2028}\u{2029}\\u0001 😀 中文\"]\n",
+            "[7,\"0\",\"k\",{}]\n",
+            "[8,\"0\",\"k\",[]]\n",
+            "[9,\"0\",\"k\",null]\n",
+            "\u{0}[10,\"0\",\"k\",true]\n",
+            "[11,\"0\",\"k\",false]",
+        ),
+    )
+    .unwrap();
+    fs::write(ops.join("peer1-m.jsonl"), "").unwrap();
+    fs::write(ops.join("peer2-m.jsonl"), "[1,\"0\",null]\n[3,\"x\",\"0\"]\n[2,\"x\",null]").unwrap();
+    fs::write(ops.join("legacy-peer.jsonl"), "[\"m\",1,\"0\",null]\n[\"p\",2,\"0\",\"_c\",\"x\"]\n[\"q\",3]\n").unwrap();
+    // Unknown files anywhere, empty ones, a non-hash name in the CAS folder.
+    fs::write(ws.join(".DS_Store"), b"\0\x01binary").unwrap();
+    fs::create_dir_all(ws.join("space-v1/files/static/sha256/zz")).unwrap();
+    fs::write(ws.join("space-v1/files/static/sha256/zz/not-a-hash"), b"odd").unwrap();
+    fs::write(ws.join("space-v1/empty"), b"").unwrap();
+    fs::write(ws.join("space-v1/ops/README"), b"notes").unwrap();
+    fs::create_dir_all(ws.join("space-v1/files/var/uuid/0f")).unwrap();
+    fs::write(ws.join("space-v1/files/var/uuid/0f/8FAD5BD9CB469FA16570867728950E"), b"upper-case id").unwrap();
+    roundtrip_all_ways(&ws, &t);
+    let r = with_source(&t.join("a.db"), |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
+    assert!(r.ok, "{:?}", r.errors);
+    assert!(r.warnings.iter().any(|w| w.code == "InvalidOpLine"), "{:?}", r.warnings);
+    // The odd lines were stored raw, the tidy ones structured.
+    let c = rusqlite::Connection::open(t.join("a.db")).unwrap();
+    let raw: i64 = c
+        .query_row("SELECT count(*) FROM tree_ops WHERE raw IS NOT NULL", [], |r| r.get(0))
+        .unwrap();
+    let structured: i64 = c
+        .query_row(
+            "SELECT count(*) FROM tree_ops WHERE raw IS NULL AND tree_id = 'abcdef0123456789abcdef0123456789'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(raw, 7, "blank, spaced, \\r, not json, quoted, NUL-prefixed, legacy q");
+    assert_eq!(structured, 7 + 3 + 2);
+}
+
+#[test]
+fn large_blob_streams_through_every_format() {
+    // 24 MiB of incompressible bytes in a mutable file and a CAS file: more than one
+    // chunk, stored (not deflated), and read back in pieces.
+    let t = TempDir::new();
+    let ws = t.join("ws");
+    copy_dir(&fixtures_dir().join("getting-started"), &ws);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let big: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let hash = sila_store_core::ids::Sha256Hex::of(&big);
+    let h = hash.as_str();
+    let dir = ws.join(format!("space-v1/files/static/sha256/{}", &h[..2]));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(&h[2..]), &big).unwrap();
+    fs::create_dir_all(ws.join("space-v1/files/var/uuid/12")).unwrap();
+    fs::write(ws.join("space-v1/files/var/uuid/12/3456789abcdef0123456789abcdef0"), &big[..(5 << 20) + 7]).unwrap();
+    roundtrip_all_ways(&ws, &t);
+    let c = rusqlite::Connection::open(t.join("a.db")).unwrap();
+    let (chunks, deflated): (i64, i64) = c
+        .query_row(
+            "SELECT count(*), sum(deflated) FROM file_chunks WHERE path LIKE '%static%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((chunks, deflated), (24, 0));
+}
