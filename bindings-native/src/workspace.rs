@@ -91,7 +91,10 @@ pub fn with_source<T>(path: &Path, f: impl FnOnce(&mut dyn EntrySource) -> Resul
         }
         Format::Zip => {
             let file = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-            f(&mut ZipSource::new(BufReader::with_capacity(1 << 16, file))?)
+            f(&mut ZipSource::new(BufReader::with_capacity(
+                1 << 16,
+                file,
+            ))?)
         }
     }
 }
@@ -142,7 +145,10 @@ impl TempPath {
             .and_then(|n| n.to_str())
             .ok_or_else(|| Error::InvalidArgument(format!("{} has no file name", dst.display())))?;
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dst.with_file_name(format!(".{name}.sila-store-{tag}-{}-{n}", std::process::id()));
+        let path = dst.with_file_name(format!(
+            ".{name}.sila-store-{tag}-{}-{n}",
+            std::process::id()
+        ));
         Ok(TempPath { path, keep: false })
     }
 }

@@ -8,7 +8,9 @@ fn bin() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -31,7 +33,12 @@ fn convert_verify_info_ops_secrets() {
     let d = tmp("main");
     let rich = fixture("rich");
     let db = d.join("rich.db");
-    let o = run(&["convert", rich.to_str().unwrap(), db.to_str().unwrap(), "--json"]);
+    let o = run(&[
+        "convert",
+        rich.to_str().unwrap(),
+        db.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(report["files"], 40);
@@ -39,11 +46,23 @@ fn convert_verify_info_ops_secrets() {
     assert_eq!(report["to"], "sqlite");
 
     // A second convert to the same place is refused, with a typed error, unless --force.
-    let o = run(&["convert", rich.to_str().unwrap(), db.to_str().unwrap(), "--json"]);
+    let o = run(&[
+        "convert",
+        rich.to_str().unwrap(),
+        db.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(!o.status.success());
     let err: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(err["error"]["code"], "AlreadyExists");
-    assert!(run(&["convert", rich.to_str().unwrap(), db.to_str().unwrap(), "--force"]).status.success());
+    assert!(run(&[
+        "convert",
+        rich.to_str().unwrap(),
+        db.to_str().unwrap(),
+        "--force"
+    ])
+    .status
+    .success());
 
     let o = run(&["verify", db.to_str().unwrap()]);
     assert!(o.status.success());
@@ -57,18 +76,43 @@ fn convert_verify_info_ops_secrets() {
     assert_eq!(info["peers"], 4);
 
     let tree = "b3ee88fc46bb4ac1bd8012feac0a7d6c";
-    let a = run(&["ops", rich.to_str().unwrap(), "--tree", tree, "--from", "2026-03-11", "--to", "2026-03-14"]);
-    let b = run(&["ops", db.to_str().unwrap(), "--tree", tree, "--from", "2026-03-11", "--to", "2026-03-14"]);
+    let a = run(&[
+        "ops",
+        rich.to_str().unwrap(),
+        "--tree",
+        tree,
+        "--from",
+        "2026-03-11",
+        "--to",
+        "2026-03-14",
+    ]);
+    let b = run(&[
+        "ops",
+        db.to_str().unwrap(),
+        "--tree",
+        tree,
+        "--from",
+        "2026-03-11",
+        "--to",
+        "2026-03-14",
+    ]);
     assert!(a.status.success() && !a.stdout.is_empty());
     assert_eq!(a.stdout, b.stdout);
     let j = run(&["ops", db.to_str().unwrap(), "--tree", tree, "--json"]);
-    let first: serde_json::Value = serde_json::from_str(stdout(&j).lines().next().unwrap()).unwrap();
-    assert!(first["counter"].is_u64() && first["day"].is_string(), "{first}");
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&j).lines().next().unwrap()).unwrap();
+    assert!(
+        first["counter"].is_u64() && first["day"].is_string(),
+        "{first}"
+    );
 
     let o = run(&["secrets", db.to_str().unwrap()]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("api-key-openai"));
-    assert!(!stdout(&o).contains("sk-"), "values only with --show-values");
+    assert!(
+        !stdout(&o).contains("sk-"),
+        "values only with --show-values"
+    );
     let o = run(&["secrets", db.to_str().unwrap(), "--show-values", "--json"]);
     let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(s["secrets"]["api-key-openai"].is_string());
@@ -79,9 +123,19 @@ fn convert_verify_info_ops_secrets() {
 fn verify_fails_on_a_broken_workspace() {
     let d = tmp("broken");
     let db = d.join("w.db");
-    assert!(run(&["convert", fixture("legacy").to_str().unwrap(), db.to_str().unwrap()]).status.success());
+    assert!(run(&[
+        "convert",
+        fixture("legacy").to_str().unwrap(),
+        db.to_str().unwrap()
+    ])
+    .status
+    .success());
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute("UPDATE tree_ops SET value = '\"tampered\"' WHERE seq = 3", []).unwrap();
+    c.execute(
+        "UPDATE tree_ops SET value = '\"tampered\"' WHERE seq = 3",
+        [],
+    )
+    .unwrap();
     drop(c);
     let o = run(&["verify", db.to_str().unwrap(), "--json"]);
     assert!(!o.status.success());

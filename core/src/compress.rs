@@ -82,7 +82,9 @@ mod tests {
     #[test]
     fn text_yes_png_no() {
         assert!(worth_deflating(&b"[1,\"0\",null]\n".repeat(100)));
-        assert!(!worth_deflating(b"\x89PNG\r\n\x1a\n0000000000000000000000000000"));
+        assert!(!worth_deflating(
+            b"\x89PNG\r\n\x1a\n0000000000000000000000000000"
+        ));
         assert_eq!(sniff_mime(b"%PDF-1.7"), Some("application/pdf"));
         // Incompressible bytes.
         let mut x: u32 = 1;

@@ -42,7 +42,11 @@ pub fn copy_all(
 pub fn compare(expected: &Listing, actual: &Listing) -> Result<()> {
     for (path, d) in expected {
         match actual.get(path) {
-            None => return Err(Error::NotFound(format!("{path} is missing from the result"))),
+            None => {
+                return Err(Error::NotFound(format!(
+                    "{path} is missing from the result"
+                )))
+            }
             Some(a) if a.size != d.size => {
                 return Err(Error::SizeMismatch {
                     path: path.clone(),

@@ -39,7 +39,9 @@ fn check_component(what: &'static str, s: &str) -> Result<()> {
 fn check_hex(what: &'static str, s: &str, len: usize, lowercase_only: bool) -> Result<()> {
     let ok = s.len() == len
         && s.bytes().all(|b| {
-            b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || (!lowercase_only && (b'A'..=b'F').contains(&b))
+            b.is_ascii_digit()
+                || (b'a'..=b'f').contains(&b)
+                || (!lowercase_only && (b'A'..=b'F').contains(&b))
         });
     if ok {
         Ok(())

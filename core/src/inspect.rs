@@ -166,7 +166,9 @@ impl EntrySink for Gather {
                 self.peers.insert(key.peer.as_str().to_string());
                 self.days.insert(key.day.to_string());
             }
-            (kind, Content::Stream(r)) if matches!(kind, EntryKind::SpaceJson | EntryKind::Secrets) => {
+            (kind, Content::Stream(r))
+                if matches!(kind, EntryKind::SpaceJson | EntryKind::Secrets) =>
+            {
                 let mut bytes = Vec::new();
                 r.take(SMALL)
                     .read_to_end(&mut bytes)
@@ -365,7 +367,10 @@ fn workspace_checks(g: &mut Gather, report: &mut VerifyReport) {
                 [] => String::new(),
                 many => format!(
                     "; space trees found: {}",
-                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             report.warnings.push(warn(

@@ -61,11 +61,13 @@ impl OpsFileKey {
     /// Parses an ops file name into peer and kind, as Sila's `getOpsFileInfo` does:
     /// `^(.*)-(m|p)\.jsonl$`, else any `*.jsonl` is legacy.
     pub fn parse_file_name(name: &str) -> Result<(PeerId, OpsFileKind)> {
-        let stem = name.strip_suffix(".jsonl").ok_or_else(|| Error::InvalidId {
-            what: "ops file name",
-            value: name.to_string(),
-            reason: "does not end in .jsonl",
-        })?;
+        let stem = name
+            .strip_suffix(".jsonl")
+            .ok_or_else(|| Error::InvalidId {
+                what: "ops file name",
+                value: name.to_string(),
+                reason: "does not end in .jsonl",
+            })?;
         if let Some(peer) = stem.strip_suffix("-m") {
             return Ok((PeerId::new(peer)?, OpsFileKind::Moves));
         }
@@ -190,7 +192,11 @@ pub fn safe_relative_path(path: &str) -> Result<()> {
     if path.chars().any(|c| c.is_control()) {
         return bad("control character in path");
     }
-    if path.split('/').next().is_some_and(|first| first.contains(':')) {
+    if path
+        .split('/')
+        .next()
+        .is_some_and(|first| first.contains(':'))
+    {
         return bad("drive or scheme prefix");
     }
     for part in path.split('/') {
@@ -236,7 +242,16 @@ mod tests {
 
     #[test]
     fn bad_paths() {
-        for p in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a\\b", "C:/x", "a/./b"] {
+        for p in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a\\b",
+            "C:/x",
+            "a/./b",
+        ] {
             assert!(matches!(
                 EntryKind::from_path(p),
                 Err(Error::UnsafePath { .. })

@@ -1,5 +1,4 @@
-//! sila-store core: reads and writes Sila workspaces byte for byte, in three formats
-//! (plain files, SQLite archive, ZIP archive), and converts between them losslessly.
+#![doc = include_str!("../README.md")]
 //!
 //! The heart ([`ids`], [`ops`], [`layout`], [`space`]) is `no_std` + `alloc`; feature
 //! `std` adds the entry streams, conversion and verification, `sqlite` and `zip` the
@@ -19,7 +18,7 @@ pub mod layout;
 pub mod ops;
 pub mod space;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "sqlite", feature = "zip"))]
 pub mod compress;
 #[cfg(feature = "std")]
 pub mod convert;
@@ -27,6 +26,8 @@ pub mod convert;
 pub mod entries;
 #[cfg(feature = "std")]
 pub mod inspect;
+#[cfg(feature = "std")]
+pub mod memory;
 
 pub mod archive;
 

@@ -126,7 +126,9 @@ impl<'a> Scanner<'a> {
     }
 
     fn eat_str(&mut self, lit: &str) -> Option<()> {
-        self.s[self.pos..].starts_with(lit).then(|| self.pos += lit.len())
+        self.s[self.pos..]
+            .starts_with(lit)
+            .then(|| self.pos += lit.len())
     }
 
     /// A counter in canonical form: digits, no leading zero, at most 2^53 - 1.
@@ -362,7 +364,10 @@ mod tests {
     fn legacy_lines() {
         let m = parse_line(r#"["m",1,"0",null]"#, OpsFileKind::Legacy);
         assert!(matches!(m, OpLine::Move { counter: 1, .. }));
-        let p = parse_line(r#"["p",2,"0","_c","2025-10-01T10:00:00.000Z"]"#, OpsFileKind::Legacy);
+        let p = parse_line(
+            r#"["p",2,"0","_c","2025-10-01T10:00:00.000Z"]"#,
+            OpsFileKind::Legacy,
+        );
         assert!(matches!(p, OpLine::Prop { counter: 2, .. }));
         let mut s = String::new();
         encode_line(&p, OpsFileKind::Legacy, &mut s);

@@ -93,7 +93,11 @@ fn parse_plaintext(plain: &[u8]) -> Result<Vec<(String, String)>> {
     }
     serde_json::from_slice::<Ordered>(plain)
         .map(|o| o.0)
-        .map_err(|e| Error::Secrets(alloc::format!("decrypted text is not a JSON object of strings: {e}")))
+        .map_err(|e| {
+            Error::Secrets(alloc::format!(
+                "decrypted text is not a JSON object of strings: {e}"
+            ))
+        })
 }
 
 /// Encrypts `secrets` as Sila does: `JSON.stringify` of the object (in the given
@@ -143,9 +147,18 @@ mod tests {
     fn test_vectors() {
         let s = alloc::vec![("api-key-openai".to_string(), "sk-123".to_string())];
         assert_eq!(encrypt(SPACE, &s, IV, KeyVariant::RawSpaceId).unwrap(), A);
-        assert_eq!(encrypt(SPACE, &s, IV, KeyVariant::Sha256OfSpaceId).unwrap(), B);
-        assert_eq!(decrypt(SPACE, A.as_bytes()).unwrap(), (s.clone(), KeyVariant::RawSpaceId));
-        assert_eq!(decrypt(SPACE, B.as_bytes()).unwrap(), (s, KeyVariant::Sha256OfSpaceId));
+        assert_eq!(
+            encrypt(SPACE, &s, IV, KeyVariant::Sha256OfSpaceId).unwrap(),
+            B
+        );
+        assert_eq!(
+            decrypt(SPACE, A.as_bytes()).unwrap(),
+            (s.clone(), KeyVariant::RawSpaceId)
+        );
+        assert_eq!(
+            decrypt(SPACE, B.as_bytes()).unwrap(),
+            (s, KeyVariant::Sha256OfSpaceId)
+        );
         assert!(matches!(
             decrypt("ffffffffffffffffffffffffffffffff", A.as_bytes()),
             Err(Error::Secrets(_))

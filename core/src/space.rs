@@ -14,7 +14,9 @@ pub fn space_id_from_json(bytes: &[u8]) -> Option<String> {
     struct SpaceJson {
         id: String,
     }
-    serde_json::from_slice::<SpaceJson>(bytes).ok().map(|s| s.id)
+    serde_json::from_slice::<SpaceJson>(bytes)
+        .ok()
+        .map(|s| s.id)
 }
 
 /// The winning value of each property of one vertex.

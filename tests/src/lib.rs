@@ -39,7 +39,11 @@ pub fn sha256_listing(root: &Path) -> BTreeMap<String, String> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).expect("prefix").to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 let bytes = fs::read(&p).expect("read");
                 out.insert(rel, sila_store_core::ids::hex(&Sha256::digest(&bytes)));
             }
@@ -56,7 +60,10 @@ pub fn snapshot(path: &Path) -> Option<BTreeMap<String, String>> {
         Some(sha256_listing(path))
     } else if path.exists() {
         let bytes = fs::read(path).expect("read");
-        Some(BTreeMap::from([(String::new(), sila_store_core::ids::hex(&Sha256::digest(&bytes)))]))
+        Some(BTreeMap::from([(
+            String::new(),
+            sila_store_core::ids::hex(&Sha256::digest(&bytes)),
+        )]))
     } else {
         None
     }
@@ -70,7 +77,11 @@ impl TempDir {
     pub fn new() -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
         let base = std::env::temp_dir().join("sila-store-tests");
-        let p = base.join(format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let p = base.join(format!(
+            "{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)

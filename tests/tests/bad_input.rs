@@ -22,12 +22,18 @@ fn convert_fails(src: &Path, dst: &Path) -> Error {
     let before_src = snapshot(src);
     let before_dst = snapshot(dst);
     let parent = dst.parent().unwrap();
-    let before_dir: Vec<_> = fs::read_dir(parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before_dir: Vec<_> = fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     let err = convert(src, dst, ConvertOptions { force: true }, &mut |_| {})
         .expect_err("conversion should fail");
     assert_eq!(before_src, snapshot(src), "source changed");
     assert_eq!(before_dst, snapshot(dst), "destination changed");
-    let mut after_dir: Vec<_> = fs::read_dir(parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut after_dir: Vec<_> = fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     let mut before_dir = before_dir;
     before_dir.sort();
     after_dir.sort();
@@ -38,8 +44,13 @@ fn convert_fails(src: &Path, dst: &Path) -> Error {
 /// A destination that already holds a workspace, to show it survives.
 fn existing_dst(t: &TempDir, name: &str) -> PathBuf {
     let dst = t.join(name);
-    convert(&fixtures_dir().join("getting-started"), &dst, ConvertOptions::default(), &mut |_| {})
-        .unwrap();
+    convert(
+        &fixtures_dir().join("getting-started"),
+        &dst,
+        ConvertOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     dst
 }
 
@@ -85,7 +96,10 @@ fn truncated_zip() {
     fs::write(t.join("cut.zip"), &bytes[..bytes.len() / 2]).unwrap();
     let dst = existing_dst(&t, "out.db");
     let e = convert_fails(&t.join("cut.zip"), &dst);
-    assert!(matches!(e, Error::NotAnArchive { .. } | Error::Corrupt { .. }), "{e}");
+    assert!(
+        matches!(e, Error::NotAnArchive { .. } | Error::Corrupt { .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -102,7 +116,10 @@ fn corrupt_zip_entry() {
     fs::write(&z, &bytes).unwrap();
     let e = convert_fails(&z, &t.join("out"));
     assert!(
-        matches!(e, Error::Corrupt { .. } | Error::HashMismatch { .. } | Error::SizeMismatch { .. }),
+        matches!(
+            e,
+            Error::Corrupt { .. } | Error::HashMismatch { .. } | Error::SizeMismatch { .. }
+        ),
         "{e}"
     );
     let report = with_source(&z, |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
@@ -126,7 +143,11 @@ fn zip_entry_larger_than_manifest() {
     let t = TempDir::new();
     let body = vec![b'a'; 10_000];
     let z = t.join("big.zip");
-    fs::write(&z, zip_of(&[("sila.md", &body)], &[("sila.md", 10, sha(&body[..10]))])).unwrap();
+    fs::write(
+        &z,
+        zip_of(&[("sila.md", &body)], &[("sila.md", 10, sha(&body[..10]))]),
+    )
+    .unwrap();
     let e = convert_fails(&z, &existing_dst(&t, "out"));
     assert!(matches!(e, Error::SizeMismatch { expected: 10, .. }), "{e}");
 }
@@ -164,7 +185,8 @@ fn zip_bomb_with_lying_headers() {
 fn zip_without_manifest_or_duplicates() {
     let t = TempDir::new();
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    w.start_file("sila.md", SimpleFileOptions::default()).unwrap();
+    w.start_file("sila.md", SimpleFileOptions::default())
+        .unwrap();
     w.write_all(b"hi").unwrap();
     let p = t.join("plain.zip");
     fs::write(&p, w.finish().unwrap().into_inner()).unwrap();
@@ -173,12 +195,22 @@ fn zip_without_manifest_or_duplicates() {
 
     let p = t.join("dup.zip");
     let m = [("sila.md", 1, sha(b"x"))];
-    fs::write(&p, zip_of(&[("sila.md", b"x"), ("space-v1/../sila.md", b"x")], &m)).unwrap();
-    assert!(matches!(convert_fails(&p, &t.join("out")), Error::UnsafePath { .. }));
+    fs::write(
+        &p,
+        zip_of(&[("sila.md", b"x"), ("space-v1/../sila.md", b"x")], &m),
+    )
+    .unwrap();
+    assert!(matches!(
+        convert_fails(&p, &t.join("out")),
+        Error::UnsafePath { .. }
+    ));
 
     let p = t.join("extra.zip");
     fs::write(&p, zip_of(&[("sila.md", b"x"), ("other", b"y")], &m)).unwrap();
-    assert!(matches!(convert_fails(&p, &t.join("out")), Error::Corrupt { .. }));
+    assert!(matches!(
+        convert_fails(&p, &t.join("out")),
+        Error::Corrupt { .. }
+    ));
 
     let p = t.join("future.zip");
     let future = br#"{"format":"sila-store-zip","version":7,"files":[]}"#;
@@ -194,13 +226,18 @@ fn sqlite_that_is_not_ours() {
     let t = TempDir::new();
     let p = t.join("other.db");
     let c = rusqlite::Connection::open(&p).unwrap();
-    c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+    c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        .unwrap();
     drop(c);
     let e = convert_fails(&p, &existing_dst(&t, "out.zip"));
     assert!(matches!(e, Error::NotAnArchive { .. }), "{e}");
     // Not a database at all, but named like one.
     let p = t.join("text.db");
-    fs::write(&p, "hello, this is not SQLite, and it is long enough to have a header...").unwrap();
+    fs::write(
+        &p,
+        "hello, this is not SQLite, and it is long enough to have a header...",
+    )
+    .unwrap();
     let e = convert_fails(&p, &t.join("out2.zip"));
     assert!(matches!(e, Error::NotAnArchive { .. }), "{e}");
 }
@@ -216,7 +253,14 @@ fn sqlite_from_the_future() {
         .unwrap();
     let e = convert_fails(&p, &t.join("out"));
     assert!(
-        matches!(e, Error::UnsupportedVersion { found: 2, supported: 1, .. }),
+        matches!(
+            e,
+            Error::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("upgrade"), "{e}");
@@ -253,7 +297,10 @@ fn sqlite_with_a_tampered_blob() {
     assert!(n > 0);
     drop(c);
     let e = convert_fails(&p, &t.join("out"));
-    assert!(matches!(e, Error::SizeMismatch { .. } | Error::HashMismatch { .. }), "{e}");
+    assert!(
+        matches!(e, Error::SizeMismatch { .. } | Error::HashMismatch { .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -285,7 +332,16 @@ fn ops_file_with_a_bad_id() {
     assert!(day.is_dir());
     fs::write(day.join("bad id!-m.jsonl"), "[1,\"0\",null]\n").unwrap();
     let e = convert_fails(&ws, &t.join("out.db"));
-    assert!(matches!(e, Error::InvalidId { what: "peer id", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::InvalidId {
+                what: "peer id",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]

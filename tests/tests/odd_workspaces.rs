@@ -49,24 +49,48 @@ fn odd_lines_and_files_survive() {
     )
     .unwrap();
     fs::write(ops.join("peer1-m.jsonl"), "").unwrap();
-    fs::write(ops.join("peer2-m.jsonl"), "[1,\"0\",null]\n[3,\"x\",\"0\"]\n[2,\"x\",null]").unwrap();
-    fs::write(ops.join("legacy-peer.jsonl"), "[\"m\",1,\"0\",null]\n[\"p\",2,\"0\",\"_c\",\"x\"]\n[\"q\",3]\n").unwrap();
+    fs::write(
+        ops.join("peer2-m.jsonl"),
+        "[1,\"0\",null]\n[3,\"x\",\"0\"]\n[2,\"x\",null]",
+    )
+    .unwrap();
+    fs::write(
+        ops.join("legacy-peer.jsonl"),
+        "[\"m\",1,\"0\",null]\n[\"p\",2,\"0\",\"_c\",\"x\"]\n[\"q\",3]\n",
+    )
+    .unwrap();
     // Unknown files anywhere, empty ones, a non-hash name in the CAS folder.
     fs::write(ws.join(".DS_Store"), b"\0\x01binary").unwrap();
     fs::create_dir_all(ws.join("space-v1/files/static/sha256/zz")).unwrap();
-    fs::write(ws.join("space-v1/files/static/sha256/zz/not-a-hash"), b"odd").unwrap();
+    fs::write(
+        ws.join("space-v1/files/static/sha256/zz/not-a-hash"),
+        b"odd",
+    )
+    .unwrap();
     fs::write(ws.join("space-v1/empty"), b"").unwrap();
     fs::write(ws.join("space-v1/ops/README"), b"notes").unwrap();
     fs::create_dir_all(ws.join("space-v1/files/var/uuid/0f")).unwrap();
-    fs::write(ws.join("space-v1/files/var/uuid/0f/8FAD5BD9CB469FA16570867728950E"), b"upper-case id").unwrap();
+    fs::write(
+        ws.join("space-v1/files/var/uuid/0f/8FAD5BD9CB469FA16570867728950E"),
+        b"upper-case id",
+    )
+    .unwrap();
     roundtrip_all_ways(&ws, &t);
     let r = with_source(&t.join("a.db"), |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
     assert!(r.ok, "{:?}", r.errors);
-    assert!(r.warnings.iter().any(|w| w.code == "InvalidOpLine"), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.code == "InvalidOpLine"),
+        "{:?}",
+        r.warnings
+    );
     // The odd lines were stored raw, the tidy ones structured.
     let c = rusqlite::Connection::open(t.join("a.db")).unwrap();
     let raw: i64 = c
-        .query_row("SELECT count(*) FROM tree_ops WHERE raw IS NOT NULL", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM tree_ops WHERE raw IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let structured: i64 = c
         .query_row(
@@ -75,7 +99,10 @@ fn odd_lines_and_files_survive() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(raw, 7, "blank, spaced, \\r, not json, quoted, NUL-prefixed, legacy q");
+    assert_eq!(
+        raw, 7,
+        "blank, spaced, \\r, not json, quoted, NUL-prefixed, legacy q"
+    );
     assert_eq!(structured, 7 + 3 + 2);
 }
 
@@ -101,7 +128,11 @@ fn large_blob_streams_through_every_format() {
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(&h[2..]), &big).unwrap();
     fs::create_dir_all(ws.join("space-v1/files/var/uuid/12")).unwrap();
-    fs::write(ws.join("space-v1/files/var/uuid/12/3456789abcdef0123456789abcdef0"), &big[..(5 << 20) + 7]).unwrap();
+    fs::write(
+        ws.join("space-v1/files/var/uuid/12/3456789abcdef0123456789abcdef0"),
+        &big[..(5 << 20) + 7],
+    )
+    .unwrap();
     roundtrip_all_ways(&ws, &t);
     let c = rusqlite::Connection::open(t.join("a.db")).unwrap();
     let (chunks, deflated): (i64, i64) = c

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use sila_store_core::entries::EntrySource;
 use sila_store_core::ids::{Day, TreeId};
 use sila_store_core::inspect;
 use sila_store_core::layout::EntryKind;
@@ -23,11 +22,21 @@ fn plain_sqlite_zip_plain_and_plain_zip_sqlite_plain() {
         conv(&fx, &t.join("a.db"));
         conv(&t.join("a.db"), &t.join("b.zip"));
         conv(&t.join("b.zip"), &t.join("c"));
-        assert_eq!(original, sha256_listing(&t.join("c")), "{}: plain→db→zip→plain", fx.display());
+        assert_eq!(
+            original,
+            sha256_listing(&t.join("c")),
+            "{}: plain→db→zip→plain",
+            fx.display()
+        );
         conv(&fx, &t.join("d.zip"));
         conv(&t.join("d.zip"), &t.join("e.db"));
         conv(&t.join("e.db"), &t.join("f"));
-        assert_eq!(original, sha256_listing(&t.join("f")), "{}: plain→zip→db→plain", fx.display());
+        assert_eq!(
+            original,
+            sha256_listing(&t.join("f")),
+            "{}: plain→zip→db→plain",
+            fx.display()
+        );
         // Direct archive-to-archive and plain-to-plain as well.
         conv(&t.join("a.db"), &t.join("g.db"));
         conv(&t.join("d.zip"), &t.join("h.zip"));
@@ -41,7 +50,8 @@ fn plain_sqlite_zip_plain_and_plain_zip_sqlite_plain() {
             fx.display()
         );
         for archive in ["a.db", "b.zip", "e.db", "d.zip"] {
-            let report = with_source(&t.join(archive), |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
+            let report =
+                with_source(&t.join(archive), |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
             assert!(report.ok, "{} {archive}: {:?}", fx.display(), report.errors);
             assert_eq!(report.files_checked as usize, original.len());
         }
@@ -70,7 +80,10 @@ fn get_operations_agree_across_formats() {
             if let EntryKind::OpsFile(k) = &e.kind {
                 trees.insert(k.tree.clone());
                 days.insert(k.day);
-                total_lines += std::fs::read_to_string(fx.join(&e.path)).unwrap().lines().count();
+                total_lines += std::fs::read_to_string(fx.join(&e.path))
+                    .unwrap()
+                    .lines()
+                    .count();
             }
         }
         let days: Vec<Day> = days.into_iter().collect();
@@ -81,21 +94,34 @@ fn get_operations_agree_across_formats() {
             (Some(first), Some(first)),
             (Some(last), None),
             (None, Some(first)),
-            (Some(Day::parse("1999-01-01").unwrap()), Some(Day::parse("1999-12-31").unwrap())),
+            (
+                Some(Day::parse("1999-01-01").unwrap()),
+                Some(Day::parse("1999-12-31").unwrap()),
+            ),
             (days.get(1).copied(), Some(last)),
         ];
         let mut all = 0;
         for tree in &trees {
             for (from, to) in ranges {
                 let plain = ops_lines(&fx, tree, from, to);
-                assert_eq!(plain, ops_lines(&t.join("w.db"), tree, from, to), "{} {tree} {from:?}..{to:?}", fx.display());
+                assert_eq!(
+                    plain,
+                    ops_lines(&t.join("w.db"), tree, from, to),
+                    "{} {tree} {from:?}..{to:?}",
+                    fx.display()
+                );
                 assert_eq!(plain, ops_lines(&t.join("w.zip"), tree, from, to));
                 if from.is_none() && to.is_none() {
                     all += plain.len();
                 }
             }
         }
-        assert_eq!(all, total_lines, "{}: every line of every ops file", fx.display());
+        assert_eq!(
+            all,
+            total_lines,
+            "{}: every line of every ops file",
+            fx.display()
+        );
     }
 }
 
@@ -134,9 +160,21 @@ fn wrong_space_id_is_a_warning_not_an_error() {
     assert!(report.ok);
     let w: Vec<_> = report.warnings.iter().map(|w| w.code.as_str()).collect();
     assert_eq!(w, ["SpaceJsonNamesAppTree"]);
-    assert!(report.warnings[0].message.contains("2391c528"), "{}", report.warnings[0].message);
-    for fx in all_fixtures().iter().filter(|p| !p.ends_with("citybean-coffee-wrong-space-id")) {
+    assert!(
+        report.warnings[0].message.contains("2391c528"),
+        "{}",
+        report.warnings[0].message
+    );
+    for fx in all_fixtures()
+        .iter()
+        .filter(|p| !p.ends_with("citybean-coffee-wrong-space-id"))
+    {
         let report = with_source(fx, |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
-        assert!(report.ok && report.warnings.is_empty(), "{}: {:?}", fx.display(), report.warnings);
+        assert!(
+            report.ok && report.warnings.is_empty(),
+            "{}: {:?}",
+            fx.display(),
+            report.warnings
+        );
     }
 }

@@ -164,9 +164,7 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Verify { src, json } => {
             let bar = progress_bar();
-            let report = with_source(&src, |s| {
-                Ok(inspect::verify(s, &mut |p| update(&bar, p)))
-            });
+            let report = with_source(&src, |s| Ok(inspect::verify(s, &mut |p| update(&bar, p))));
             bar.finish_and_clear();
             let report = match report {
                 Ok(r) => r,
@@ -231,12 +229,20 @@ fn run(command: Command) -> Result<ExitCode> {
                 let map: serde_json::Map<String, serde_json::Value> = secrets
                     .iter()
                     .map(|(k, v)| {
-                        let v = if show_values { json!(v) } else { serde_json::Value::Null };
+                        let v = if show_values {
+                            json!(v)
+                        } else {
+                            serde_json::Value::Null
+                        };
                         (k.clone(), v)
                     })
                     .collect();
-                writeln!(out, "{}", json!({"keyVariant": format!("{variant:?}"), "secrets": map}))
-                    .map_err(w)?;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"keyVariant": format!("{variant:?}"), "secrets": map})
+                )
+                .map_err(w)?;
             } else {
                 for (k, v) in &secrets {
                     if show_values {
@@ -272,8 +278,16 @@ fn read_secrets(s: &mut dyn sila_store_core::entries::EntrySource) -> Result<(St
 
 fn print_info(out: &mut dyn Write, i: &WorkspaceInfo) -> std::io::Result<()> {
     writeln!(out, "format      {}", i.format)?;
-    writeln!(out, "space id    {}", i.space_id.as_deref().unwrap_or("(no space.json)"))?;
-    writeln!(out, "name        {}", i.space_name.as_deref().unwrap_or("(unknown)"))?;
+    writeln!(
+        out,
+        "space id    {}",
+        i.space_id.as_deref().unwrap_or("(no space.json)")
+    )?;
+    writeln!(
+        out,
+        "name        {}",
+        i.space_name.as_deref().unwrap_or("(unknown)")
+    )?;
     writeln!(
         out,
         "ops         {} in {} files ({} moves, {} props, {} kept raw)",
@@ -290,33 +304,59 @@ fn print_info(out: &mut dyn Write, i: &WorkspaceInfo) -> std::io::Result<()> {
             _ => String::new(),
         }
     )?;
-    writeln!(out, "static      {} files, {} bytes", i.static_files, i.static_bytes)?;
-    writeln!(out, "mutable     {} files, {} bytes", i.mutable_files, i.mutable_bytes)?;
-    writeln!(out, "secrets     {}", if i.has_secrets { "yes" } else { "no" })?;
+    writeln!(
+        out,
+        "static      {} files, {} bytes",
+        i.static_files, i.static_bytes
+    )?;
+    writeln!(
+        out,
+        "mutable     {} files, {} bytes",
+        i.mutable_files, i.mutable_bytes
+    )?;
+    writeln!(
+        out,
+        "secrets     {}",
+        if i.has_secrets { "yes" } else { "no" }
+    )?;
     if !i.other_files.is_empty() {
         writeln!(out, "other       {}", i.other_files.join(", "))?;
     }
-    writeln!(out, "total       {} files, {} bytes", i.files, i.total_bytes)?;
+    writeln!(
+        out,
+        "total       {} files, {} bytes",
+        i.files, i.total_bytes
+    )?;
     for t in &i.trees {
         writeln!(
             out,
             "  tree {} {:>6} ops  {}{}",
             t.id,
             t.ops,
-            t.app_id.as_deref().map(|a| format!("[{a}] ")).unwrap_or_default(),
+            t.app_id
+                .as_deref()
+                .map(|a| format!("[{a}] "))
+                .unwrap_or_default(),
             t.name.as_deref().unwrap_or("")
         )?;
     }
     Ok(())
 }
 
-fn print_verify(out: &mut dyn Write, src: &std::path::Path, r: &VerifyReport) -> std::io::Result<()> {
+fn print_verify(
+    out: &mut dyn Write,
+    src: &std::path::Path,
+    r: &VerifyReport,
+) -> std::io::Result<()> {
     for p in &r.errors {
         writeln!(
             out,
             "error   [{}] {}{}",
             p.code,
-            p.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(),
+            p.path
+                .as_deref()
+                .map(|p| format!("{p}: "))
+                .unwrap_or_default(),
             p.message
         )?;
     }
@@ -325,7 +365,10 @@ fn print_verify(out: &mut dyn Write, src: &std::path::Path, r: &VerifyReport) ->
             out,
             "warning [{}] {}{}",
             p.code,
-            p.path.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(),
+            p.path
+                .as_deref()
+                .map(|p| format!("{p}: "))
+                .unwrap_or_default(),
             p.message
         )?;
     }

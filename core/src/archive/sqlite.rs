@@ -225,11 +225,18 @@ impl<'c> SqliteSink<'c> {
     }
 
     /// Stores a stream in chunks under `path`; returns its size and hash.
-    fn put_chunks(&mut self, path: &str, text: bool, r: &mut dyn Read) -> Result<(u64, Sha256Hex, Option<&'static str>)> {
+    fn put_chunks(
+        &mut self,
+        path: &str,
+        text: bool,
+        r: &mut dyn Read,
+    ) -> Result<(u64, Sha256Hex, Option<&'static str>)> {
         let mut hashing = HashingReader::new(r);
         let mut ins = self
             .conn
-            .prepare_cached("INSERT INTO file_chunks(path, seq, deflated, data) VALUES (?1, ?2, ?3, ?4)")
+            .prepare_cached(
+                "INSERT INTO file_chunks(path, seq, deflated, data) VALUES (?1, ?2, ?3, ?4)",
+            )
             .sql()?;
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut deflate = None;
@@ -288,7 +295,9 @@ fn deflate_bytes(data: &[u8]) -> io::Result<Vec<u8>> {
 impl EntrySink for SqliteSink<'_> {
     fn put(&mut self, entry: &EntryMeta, content: Content<'_>) -> Result<()> {
         match (&entry.kind, content) {
-            (EntryKind::OpsFile(key), Content::Ops { bytes, text }) => self.put_ops(key, bytes, text),
+            (EntryKind::OpsFile(key), Content::Ops { bytes, text }) => {
+                self.put_ops(key, bytes, text)
+            }
             (EntryKind::OpsFile(key), Content::Stream(r)) => {
                 let bytes = read_all(r.take(MAX_OPS_FILE), &entry.path)?;
                 let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
@@ -348,7 +357,10 @@ impl EntrySink for SqliteSink<'_> {
         let c = self.conn;
         let mut meta = vec![
             ("format_version", FORMAT_VERSION.to_string()),
-            ("writer", concat!("sila-store ", env!("CARGO_PKG_VERSION")).to_string()),
+            (
+                "writer",
+                concat!("sila-store ", env!("CARGO_PKG_VERSION")).to_string(),
+            ),
             ("source_format", self.source_format.clone()),
         ];
         if let Some(id) = &self.space_id {
@@ -367,8 +379,11 @@ impl EntrySink for SqliteSink<'_> {
             .sql()?;
         }
         for (k, v) in meta {
-            c.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", params![k, v])
-                .sql()?;
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .sql()?;
         }
         c.execute_batch("COMMIT").sql()?;
         self.open = false;
@@ -531,7 +546,9 @@ impl EntrySource for SqliteSource<'_> {
     fn entries(&mut self) -> Result<Vec<EntryMeta>> {
         let c = self.conn;
         let mut out = Vec::new();
-        let mut st = c.prepare("SELECT path, size, sha256 FROM raw_files").sql()?;
+        let mut st = c
+            .prepare("SELECT path, size, sha256 FROM raw_files")
+            .sql()?;
         for r in st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .sql()?
@@ -576,7 +593,9 @@ impl EntrySource for SqliteSource<'_> {
             let h = Sha256Hex::new(&hash)?;
             out.push(meta_row(EntryKind::StaticFile(h).path(), size, Some(hash))?);
         }
-        let mut st = c.prepare("SELECT uuid, size, sha256 FROM mutable_files").sql()?;
+        let mut st = c
+            .prepare("SELECT uuid, size, sha256 FROM mutable_files")
+            .sql()?;
         for r in st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .sql()?
@@ -639,7 +658,9 @@ impl EntrySource for SqliteSource<'_> {
         to: Option<Day>,
     ) -> Result<Vec<StoredOp>> {
         let from = from.map(|d| d.to_string()).unwrap_or_default();
-        let to = to.map(|d| d.to_string()).unwrap_or_else(|| "9999-99-99".into());
+        let to = to
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "9999-99-99".into());
         let mut st = self
             .conn
             .prepare(

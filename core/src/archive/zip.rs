@@ -344,7 +344,9 @@ impl<R: Read + Seek> EntrySource for ZipSource<R> {
             .get(&entry.path)
             .ok_or_else(|| Error::NotFound(entry.path.clone()))?;
         let f = self.zip.by_index(i).map_err(zip_err)?;
-        Ok(Box::new(ZipEntryReader { inner: f }.take(entry.size.saturating_add(1))))
+        Ok(Box::new(
+            ZipEntryReader { inner: f }.take(entry.size.saturating_add(1)),
+        ))
     }
 }
 
