@@ -128,7 +128,8 @@ impl PlainSink {
 
 impl EntrySink for PlainSink {
     fn put(&mut self, entry: &EntryMeta, content: Content<'_>) -> Result<()> {
-        // `entry.path` passed `safe_relative_path` when the entry was classified.
+        // Checked when the entry was classified; checked again since fields are public.
+        sila_store_core::layout::safe_relative_path(&entry.path)?;
         let p = self.root.join(&entry.path);
         if let Some(parent) = p.parent() {
             if !self.dirs.contains(parent) {

@@ -194,13 +194,7 @@ pub fn convert(
 ) -> Result<ConvertReport> {
     let from = Format::detect(src)?;
     let to = Format::for_destination(dst);
-    if let (Ok(a), Ok(b)) = (src.canonicalize(), dst.canonicalize()) {
-        if a == b {
-            return Err(Error::InvalidArgument(
-                "source and destination are the same".into(),
-            ));
-        }
-    }
+    check_apart(src, dst)?;
     let dst_exists = fs::symlink_metadata(dst).is_ok();
     if dst_exists && !opts.force {
         return Err(Error::AlreadyExists(dst.display().to_string()));
@@ -234,6 +228,44 @@ pub fn convert(
         bytes: expected.values().map(|d| d.size).sum(),
         output_bytes: disk_size(dst),
     })
+}
+
+/// Refuses a destination that is the source, lies inside it (writing there would
+/// change the source) or contains it (replacing it would delete the source).
+fn check_apart(src: &Path, dst: &Path) -> Result<()> {
+    let src = src
+        .canonicalize()
+        .map_err(|e| Error::io(src.display().to_string(), e))?;
+    // The destination may not exist yet: resolve its parent instead.
+    let dst = match dst.canonicalize() {
+        Ok(d) => d,
+        Err(_) => match (dst.parent(), dst.file_name()) {
+            (Some(p), Some(name)) => {
+                let p = if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                };
+                p.canonicalize()
+                    .map_err(|e| Error::io(p.display().to_string(), e))?
+                    .join(name)
+            }
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "bad destination {}",
+                    dst.display()
+                )))
+            }
+        },
+    };
+    if src == dst || dst.starts_with(&src) || src.starts_with(&dst) {
+        return Err(Error::InvalidArgument(format!(
+            "{} and {} overlap: the destination may not be, contain or lie inside the source",
+            src.display(),
+            dst.display()
+        )));
+    }
+    Ok(())
 }
 
 fn write_to(

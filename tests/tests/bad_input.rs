@@ -399,3 +399,25 @@ fn symlink_in_a_workspace_is_refused() {
     let e = convert_fails(&ws, &t.join("out.zip"));
     assert!(matches!(e, Error::UnsafePath { .. }), "{e}");
 }
+
+#[test]
+fn destination_overlapping_the_source_is_refused() {
+    let t = TempDir::new();
+    let ws = t.join("ws");
+    copy_dir(&fixtures_dir().join("getting-started"), &ws);
+    for dst in [
+        ws.clone(),
+        ws.join("inside"),
+        ws.join("inside.zip"),
+        t.path().to_path_buf(),
+    ] {
+        let before = snapshot(&ws);
+        let e = convert(&ws, &dst, ConvertOptions { force: true }, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument(_)),
+            "{}: {e}",
+            dst.display()
+        );
+        assert_eq!(before, snapshot(&ws));
+    }
+}

@@ -475,7 +475,12 @@ impl<'c> SqliteSource<'c> {
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .sql()?;
+            .optional()
+            .sql()?
+            .ok_or_else(|| Error::Corrupt {
+                format: FORMAT,
+                reason: format!("no op_files row for {}", key.path()),
+            })?;
         let lines = self.ops_lines(file_id, key.kind)?;
         Ok(OpsText::join(&lines, trailing).into_bytes())
     }
