@@ -76,26 +76,13 @@ fn convert_verify_info_ops_secrets() {
     assert_eq!(info["peers"], 4);
 
     let tree = "b3ee88fc46bb4ac1bd8012feac0a7d6c";
-    let a = run(&[
-        "ops",
-        rich.to_str().unwrap(),
-        "--tree",
-        tree,
-        "--from",
-        "2026-03-11",
-        "--to",
-        "2026-03-14",
-    ]);
-    let b = run(&[
-        "ops",
-        db.to_str().unwrap(),
-        "--tree",
-        tree,
-        "--from",
-        "2026-03-11",
-        "--to",
-        "2026-03-14",
-    ]);
+    let ops_of = |src: &Path| {
+        let range = ["--from", "2026-03-11", "--to", "2026-03-14"];
+        let mut args = vec!["ops", src.to_str().unwrap(), "--tree", tree];
+        args.extend(range);
+        run(&args)
+    };
+    let (a, b) = (ops_of(&rich), ops_of(&db));
     assert!(a.status.success() && !a.stdout.is_empty());
     assert_eq!(a.stdout, b.stdout);
     let j = run(&["ops", db.to_str().unwrap(), "--tree", tree, "--json"]);

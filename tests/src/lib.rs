@@ -69,6 +69,28 @@ pub fn snapshot(path: &Path) -> Option<BTreeMap<String, String>> {
     }
 }
 
+/// Converts `ws` (a folder) plain → SQLite → ZIP → plain and plain → ZIP → SQLite →
+/// plain inside `t` (`a.db`, `b.zip`, `c/`, `d.zip`, `e.db`, `f/`), and checks that
+/// both results are byte for byte the original.
+pub fn roundtrip_both_ways(ws: &Path, t: &TempDir) {
+    let original = sha256_listing(ws);
+    let conv = |a: &Path, b: &Path| {
+        sila_store_native::convert(a, b, Default::default(), &mut |_| {})
+            .unwrap_or_else(|e| panic!("convert {} -> {}: {e}", a.display(), b.display()));
+    };
+    for (first, second, out) in [("a.db", "b.zip", "c"), ("d.zip", "e.db", "f")] {
+        conv(ws, &t.join(first));
+        conv(&t.join(first), &t.join(second));
+        conv(&t.join(second), &t.join(out));
+        assert_eq!(
+            original,
+            sha256_listing(&t.join(out)),
+            "{}: plain → {first} → {second} → plain",
+            ws.display()
+        );
+    }
+}
+
 /// A temporary folder removed on drop.
 pub struct TempDir(PathBuf);
 

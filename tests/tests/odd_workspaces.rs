@@ -2,24 +2,10 @@
 //! trailing newline, empty files, unknown files, big blobs. All carried byte for byte.
 
 use std::fs;
-use std::path::Path;
 
 use sila_store_core::inspect;
-use sila_store_native::{convert, with_source, ConvertOptions};
-use sila_store_tests::{copy_dir, fixtures_dir, sha256_listing, TempDir};
-
-fn roundtrip_all_ways(ws: &Path, t: &TempDir) {
-    let original = sha256_listing(ws);
-    let conv = |a: &Path, b: &Path| convert(a, b, ConvertOptions::default(), &mut |_| {}).unwrap();
-    conv(ws, &t.join("a.db"));
-    conv(&t.join("a.db"), &t.join("b.zip"));
-    conv(&t.join("b.zip"), &t.join("c"));
-    assert_eq!(original, sha256_listing(&t.join("c")));
-    conv(ws, &t.join("d.zip"));
-    conv(&t.join("d.zip"), &t.join("e.db"));
-    conv(&t.join("e.db"), &t.join("f"));
-    assert_eq!(original, sha256_listing(&t.join("f")));
-}
+use sila_store_native::with_source;
+use sila_store_tests::{copy_dir, fixtures_dir, roundtrip_both_ways, TempDir};
 
 #[test]
 fn odd_lines_and_files_survive() {
@@ -75,7 +61,7 @@ fn odd_lines_and_files_survive() {
         b"upper-case id",
     )
     .unwrap();
-    roundtrip_all_ways(&ws, &t);
+    roundtrip_both_ways(&ws, &t);
     let r = with_source(&t.join("a.db"), |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
     assert!(r.ok, "{:?}", r.errors);
     assert!(
@@ -133,7 +119,7 @@ fn large_blob_streams_through_every_format() {
         &big[..(5 << 20) + 7],
     )
     .unwrap();
-    roundtrip_all_ways(&ws, &t);
+    roundtrip_both_ways(&ws, &t);
     let c = rusqlite::Connection::open(t.join("a.db")).unwrap();
     let (chunks, deflated): (i64, i64) = c
         .query_row(
