@@ -3,7 +3,10 @@
 //! `sila-store` command-line tool (`src/bin/sila-store.rs`).
 #![deny(missing_docs)]
 
+pub mod ffi;
 pub mod fs;
 pub mod workspace;
 
 pub use workspace::{convert, with_source, ConvertOptions, ConvertReport, Format};
+
+uniffi::setup_scaffolding!();

@@ -115,13 +115,13 @@ pub struct ConvertOptions {
 }
 
 /// What a conversion did.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, uniffi::Record)]
 #[serde(rename_all = "camelCase")]
 pub struct ConvertReport {
-    /// Source format.
-    pub from: &'static str,
+    /// Source format (`plain`, `sqlite`, `zip`).
+    pub from_format: String,
     /// Destination format.
-    pub to: &'static str,
+    pub to_format: String,
     /// Files converted.
     pub files: u64,
     /// Bytes of those files.
@@ -222,8 +222,8 @@ pub fn convert(
     let mut tmp = tmp;
     tmp.keep = true;
     Ok(ConvertReport {
-        from: from.name(),
-        to: to.name(),
+        from_format: from.name().to_string(),
+        to_format: to.name().to_string(),
         files: expected.len() as u64,
         bytes: expected.values().map(|d| d.size).sum(),
         output_bytes: disk_size(dst),

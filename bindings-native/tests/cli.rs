@@ -42,8 +42,8 @@ fn convert_verify_info_ops_secrets() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(report["files"], 40);
-    assert_eq!(report["from"], "plain");
-    assert_eq!(report["to"], "sqlite");
+    assert_eq!(report["fromFormat"], "plain");
+    assert_eq!(report["toFormat"], "sqlite");
 
     // A second convert to the same place is refused, with a typed error, unless --force.
     let o = run(&[

@@ -65,7 +65,7 @@ pub trait EntrySource {
         tree: &TreeId,
         from: Option<Day>,
         to: Option<Day>,
-    ) -> Result<Vec<StoredOp>> {
+    ) -> Result<Vec<Operation>> {
         let mut files: Vec<(OpsFileKey, EntryMeta)> = self
             .entries()?
             .into_iter()
@@ -91,33 +91,35 @@ pub trait EntrySource {
                 line,
             })?;
             for line in text.lines {
-                out.push(StoredOp::new(&key, line));
+                out.push(Operation::new(&key, line));
             }
         }
         Ok(out)
     }
 }
 
-/// One op line as stored, with where it is stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredOp {
-    /// The day folder.
-    pub day: Day,
+/// One op line as stored, with where it is stored: what `getOperations` returns.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// The day folder, `YYYY-MM-DD`.
+    pub day: String,
     /// The peer (from the file name).
     pub peer: String,
     /// `m`, `p` or `legacy`: the file it is in.
-    pub file_kind: &'static str,
+    pub file_kind: String,
     /// The exact line text Sila wrote.
     pub line: String,
 }
 
-impl StoredOp {
+impl Operation {
     /// Wraps a line of the ops file `key`.
     pub fn new(key: &OpsFileKey, line: &str) -> Self {
-        StoredOp {
-            day: key.day,
+        Operation {
+            day: key.day.to_string(),
             peer: key.peer.as_str().to_string(),
-            file_kind: key.kind.as_str(),
+            file_kind: key.kind.as_str().to_string(),
             line: line.to_string(),
         }
     }
@@ -127,7 +129,7 @@ impl StoredOp {
     /// `{}`/`[]` deletions kept as written), `{day, peer, raw}` otherwise.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::{json, Value};
-        let kind = crate::ops::OpsFileKind::parse(self.file_kind)
+        let kind = crate::ops::OpsFileKind::parse(&self.file_kind)
             .unwrap_or(crate::ops::OpsFileKind::Props);
         let mut v = match parse_line(&self.line, kind) {
             OpLine::Move {
@@ -147,7 +149,7 @@ impl StoredOp {
             OpLine::Raw(raw) => json!({"op": "raw", "raw": raw}),
         };
         if let Value::Object(m) = &mut v {
-            m.insert("day".into(), Value::String(self.day.to_string()));
+            m.insert("day".into(), Value::String(self.day.clone()));
             m.insert("peer".into(), Value::String(self.peer.clone()));
         }
         v

@@ -212,6 +212,26 @@ impl Day {
         })
     }
 
+    /// The UTC day of a Unix time in seconds (the day folder Sila would write to at
+    /// that moment).
+    pub fn from_unix_seconds(secs: i64) -> Self {
+        // Howard Hinnant's civil_from_days.
+        let z = secs.div_euclid(86_400) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Day {
+            year: year.clamp(0, 9999) as u16,
+            month,
+            day,
+        }
+    }
+
     /// The relative folder `YYYY/MM/DD`.
     pub fn folder(&self) -> String {
         alloc::format!("{:04}/{:02}/{:02}", self.year, self.month, self.day)
@@ -255,5 +275,15 @@ mod tests {
         assert_eq!(d.to_string(), "2026-03-14");
         assert!(Day::parse("2026-3-14").is_err());
         assert!(Day::from_parts("2026", "3", "14").is_none());
+        assert_eq!(Day::from_unix_seconds(0).to_string(), "1970-01-01");
+        assert_eq!(
+            Day::from_unix_seconds(1_795_000_000).to_string(),
+            "2026-11-18"
+        );
+        assert_eq!(
+            Day::from_unix_seconds(951_782_400).to_string(),
+            "2000-02-29"
+        );
+        assert_eq!(Day::from_unix_seconds(-1).to_string(), "1969-12-31");
     }
 }

@@ -13,6 +13,7 @@ use crate::space::{space_id_from_json, RootProps};
 
 /// A summary of one tree.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[serde(rename_all = "camelCase")]
 pub struct TreeInfo {
     /// Tree id.
@@ -29,6 +30,7 @@ pub struct TreeInfo {
 
 /// What is in a workspace.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceInfo {
     /// `plain`, `sqlite` or `zip`.
@@ -73,6 +75,7 @@ pub struct WorkspaceInfo {
 
 /// One problem found by `verify`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Problem {
     /// A stable code ([`Error::code`] for errors, a warning name otherwise).
     pub code: String,
@@ -95,6 +98,8 @@ impl Problem {
 
 /// The result of `verify`: errors make it fail, warnings do not.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     /// True when there are no errors.
     pub ok: bool,

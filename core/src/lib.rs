@@ -35,3 +35,6 @@ pub mod archive;
 pub mod secrets;
 
 pub use error::{Error, Result};
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();

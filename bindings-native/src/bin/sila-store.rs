@@ -151,9 +151,9 @@ fn run(command: Command) -> Result<ExitCode> {
                     out,
                     "converted {} ({}) to {} ({}): {} files, {} bytes, verified; output {} bytes",
                     src.display(),
-                    report.from,
+                    report.from_format,
                     dst.display(),
-                    report.to,
+                    report.to_format,
                     report.files,
                     report.bytes,
                     report.output_bytes

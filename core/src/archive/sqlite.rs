@@ -32,7 +32,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use crate::compress::{sniff_mime, worth_deflating};
 use crate::entries::{
-    check_unique, read_all, Content, EntryMeta, EntrySink, EntrySource, HashingReader, StoredOp,
+    check_unique, read_all, Content, EntryMeta, EntrySink, EntrySource, HashingReader, Operation,
     MAX_OPS_FILE,
 };
 use crate::error::{Error, Result};
@@ -661,7 +661,7 @@ impl EntrySource for SqliteSource<'_> {
         tree: &TreeId,
         from: Option<Day>,
         to: Option<Day>,
-    ) -> Result<Vec<StoredOp>> {
+    ) -> Result<Vec<Operation>> {
         let from = from.map(|d| d.to_string()).unwrap_or_default();
         let to = to
             .map(|d| d.to_string())
@@ -693,7 +693,7 @@ impl EntrySource for SqliteSource<'_> {
                 kind,
             };
             for line in self.ops_lines(id, kind)? {
-                out.push(StoredOp::new(&key, &line));
+                out.push(Operation::new(&key, &line));
             }
         }
         Ok(out)

@@ -1,0 +1,445 @@
+//! The UniFFI surface (Kotlin, Swift, Python): one `Workspace` object over a path, two
+//! free functions, and one error enum. The records (`WorkspaceInfo`, `VerifyReport`,
+//! `Operation`, …) are the core's own types, exported by derives in the core.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sila_store_core::entries::{read_all, EntryMeta, Operation, Progress};
+use sila_store_core::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
+use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
+use sila_store_core::layout::{EntryKind, OpsFileKey};
+use sila_store_core::ops::{encode_line, parse_line, OpLine, OpsFileKind};
+use sila_store_core::Error;
+
+use crate::fs::sync_dir;
+use crate::workspace::{self, ConvertOptions, ConvertReport, Format};
+
+/// Everything that can go wrong, one variant per kind of problem a caller handles
+/// differently. Each carries the stable `code` of the core error and a message.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum SilaStoreError {
+    /// Input that is not what it should be: a malformed id, line, date, archive.
+    #[error("{code}: {message}")]
+    BadInput {
+        /// Stable code (`InvalidId`, `Corrupt`, `NotAnArchive`, …).
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Bytes whose hash or size is not the one promised.
+    #[error("{code}: {message}")]
+    HashMismatch {
+        /// `HashMismatch` or `SizeMismatch`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An archive from a newer sila-store.
+    #[error("{code}: {message}")]
+    UnsupportedVersion {
+        /// `UnsupportedVersion`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A path that would escape the workspace.
+    #[error("{code}: {message}")]
+    UnsafePath {
+        /// `UnsafePath`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading or writing failed.
+    #[error("{code}: {message}")]
+    Io {
+        /// `Io` or `Sqlite`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something asked for does not exist.
+    #[error("{code}: {message}")]
+    NotFound {
+        /// `NotFound`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A destination exists and `force` was not given.
+    #[error("{code}: {message}")]
+    AlreadyExists {
+        /// `AlreadyExists`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl From<Error> for SilaStoreError {
+    fn from(e: Error) -> Self {
+        let code = e.code().to_string();
+        let message = e.to_string();
+        match e {
+            Error::HashMismatch { .. } | Error::SizeMismatch { .. } => {
+                SilaStoreError::HashMismatch { code, message }
+            }
+            Error::UnsupportedVersion { .. } => {
+                SilaStoreError::UnsupportedVersion { code, message }
+            }
+            Error::UnsafePath { .. } => SilaStoreError::UnsafePath { code, message },
+            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                SilaStoreError::NotFound { code, message }
+            }
+            Error::Io { .. } | Error::Sqlite(_) => SilaStoreError::Io { code, message },
+            Error::NotFound(_) => SilaStoreError::NotFound { code, message },
+            Error::AlreadyExists(_) => SilaStoreError::AlreadyExists { code, message },
+            _ => SilaStoreError::BadInput { code, message },
+        }
+    }
+}
+
+type Result<T, E = SilaStoreError> = std::result::Result<T, E>;
+
+/// Receives progress of long calls (convert, verify). Implement it in the host
+/// language; calls come from the thread that runs the operation.
+#[uniffi::export(foreign)]
+pub trait ProgressListener: Send + Sync {
+    /// `done` of `total` bytes in `phase` (`converting`, `verifying`).
+    fn on_progress(&self, phase: String, done: u64, total: u64);
+}
+
+fn progress_fn(listener: &Option<Arc<dyn ProgressListener>>) -> impl FnMut(Progress<'_>) + '_ {
+    move |p: Progress<'_>| {
+        if let Some(l) = listener {
+            l.on_progress(p.phase.to_string(), p.done, p.total);
+        }
+    }
+}
+
+/// An op to append with [`Workspace::put_operation`].
+#[derive(Clone, Debug, uniffi::Enum)]
+pub enum OperationInput {
+    /// Move `target` under `parent` (`None` = a root); `parent` `"0"` deletes.
+    Move {
+        /// Lamport counter.
+        counter: u64,
+        /// Vertex.
+        target: String,
+        /// New parent.
+        parent: Option<String>,
+    },
+    /// Set property `key` of `target` to `value_json` (JSON text, written as given;
+    /// `{}` deletes).
+    Set {
+        /// Lamport counter.
+        counter: u64,
+        /// Vertex.
+        target: String,
+        /// Property.
+        key: String,
+        /// The value as JSON text, the way `JSON.stringify` writes it.
+        value_json: String,
+    },
+}
+
+/// A workspace at a path: a folder (read and write), a SQLite or ZIP archive (read).
+#[derive(uniffi::Object)]
+pub struct Workspace {
+    path: PathBuf,
+}
+
+fn path_string(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[uniffi::export]
+impl Workspace {
+    /// Opens the workspace at `path`: an existing folder, `*.db`/`*.sqlite` or
+    /// `*.zip`. A folder that does not exist yet may be opened to `import_zip` into it.
+    #[uniffi::constructor]
+    pub fn open(path: String) -> Result<Arc<Self>> {
+        let path = PathBuf::from(path);
+        if path.exists() {
+            Format::detect(&path)?;
+        }
+        Ok(Arc::new(Workspace { path }))
+    }
+
+    /// `plain`, `sqlite` or `zip`.
+    pub fn format(&self) -> Result<String> {
+        Ok(Format::detect(&self.path)?.name().to_string())
+    }
+
+    /// Space id, name, trees, ops, peers, days, files and sizes.
+    pub fn info(&self) -> Result<WorkspaceInfo> {
+        Ok(workspace::with_source(&self.path, inspect::info)?)
+    }
+
+    /// Checks everything that can be checked; problems are in the report.
+    pub fn verify(&self, progress: Option<Arc<dyn ProgressListener>>) -> Result<VerifyReport> {
+        let mut f = progress_fn(&progress);
+        Ok(workspace::with_source(&self.path, |s| {
+            Ok(inspect::verify(s, &mut f))
+        })?)
+    }
+
+    /// Writes this workspace to `path` in the format its name asks for, verified
+    /// before it is moved into place.
+    pub fn convert_to(
+        &self,
+        path: String,
+        force: bool,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<ConvertReport> {
+        let mut f = progress_fn(&progress);
+        Ok(workspace::convert(
+            &self.path,
+            Path::new(&path),
+            ConvertOptions { force },
+            &mut f,
+        )?)
+    }
+
+    /// The ops of a tree stored in day folders `from..=to` (`YYYY-MM-DD`, optional),
+    /// as the exact lines Sila wrote.
+    pub fn get_operations(
+        &self,
+        tree_id: String,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Result<Vec<Operation>> {
+        let tree = TreeId::new(&tree_id)?;
+        let from = from.as_deref().map(Day::parse).transpose()?;
+        let to = to.as_deref().map(Day::parse).transpose()?;
+        Ok(workspace::with_source(&self.path, |s| {
+            s.get_operations(&tree, from, to)
+        })?)
+    }
+
+    /// Appends one op to the ops file of `tree_id`, `peer_id` and `day` (`YYYY-MM-DD`,
+    /// default today in UTC), as Sila does: one line, appended, synced. Folders only.
+    pub fn put_operation(
+        &self,
+        tree_id: String,
+        peer_id: String,
+        op: OperationInput,
+        day: Option<String>,
+    ) -> Result<Operation> {
+        let root = self.writable_root()?;
+        let tree = TreeId::new(&tree_id)?;
+        let peer = PeerId::new(&peer_id)?;
+        let day = match day {
+            Some(d) => Day::parse(&d)?,
+            None => Day::from_unix_seconds(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+            ),
+        };
+        let (line, kind) = encode_input(&op)?;
+        let key = OpsFileKey {
+            tree,
+            day,
+            peer,
+            kind,
+        };
+        let path = root.join(key.path());
+        let dir = path.parent().unwrap_or(&root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(path_string(&dir), e))?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(path_string(&path), e))?;
+        f.write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io(path_string(&path), e))?;
+        sync_dir(&dir)?;
+        Ok(Operation::new(&key, &line))
+    }
+
+    /// Stores `bytes` as a CAS file (`files/static/sha256/…`) and returns its hash.
+    /// Writing is atomic and skipped when the file exists. Folders only.
+    pub fn put_file(&self, bytes: Vec<u8>) -> Result<String> {
+        let root = self.writable_root()?;
+        let hash = Sha256Hex::of(&bytes);
+        let path = root.join(EntryKind::StaticFile(hash.clone()).path());
+        if !path.exists() {
+            let dir = path.parent().unwrap_or(&root).to_path_buf();
+            fs::create_dir_all(&dir).map_err(|e| Error::io(path_string(&dir), e))?;
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                &hash.as_str()[2..],
+                std::process::id()
+            ));
+            let write = || -> std::io::Result<()> {
+                let mut f = fs::File::create(&tmp)?;
+                f.write_all(&bytes)?;
+                f.sync_all()?;
+                fs::rename(&tmp, &path)
+            };
+            if let Err(e) = write() {
+                let _ = fs::remove_file(&tmp);
+                return Err(Error::io(path_string(&path), e).into());
+            }
+            sync_dir(&dir)?;
+        }
+        Ok(hash.as_str().to_string())
+    }
+
+    /// The bytes of a file by its SHA-256 (CAS) or its UUID (mutable, with or without
+    /// dashes), from any format. CAS bytes are checked against their hash.
+    pub fn get_file(&self, id: String) -> Result<Vec<u8>> {
+        let kind = if id.len() == 64 {
+            EntryKind::StaticFile(Sha256Hex::new(&id)?)
+        } else {
+            EntryKind::MutableFile(MutableId::from_uuid(&id)?)
+        };
+        let path = kind.path();
+        Ok(workspace::with_source(&self.path, |s| {
+            let entry: EntryMeta = s
+                .entries()?
+                .into_iter()
+                .find(|e| e.kind == kind)
+                .ok_or_else(|| Error::NotFound(path.clone()))?;
+            let bytes = read_all(s.open(&entry)?, &entry.path)?;
+            let got = Sha256Hex::of(&bytes);
+            let promised = entry.sha256.clone().or(match &entry.kind {
+                EntryKind::StaticFile(h) => Some(h.clone()),
+                _ => None,
+            });
+            if let Some(expected) = promised {
+                if expected != got {
+                    return Err(Error::HashMismatch {
+                        path: entry.path,
+                        expected: expected.as_str().into(),
+                        actual: got.as_str().into(),
+                    });
+                }
+            }
+            Ok(bytes)
+        })?)
+    }
+
+    /// Writes this workspace as a ZIP archive at `path` (must end in `.zip`).
+    pub fn export_zip(&self, path: String, force: bool) -> Result<ConvertReport> {
+        if Format::for_destination(Path::new(&path)) != Format::Zip {
+            return Err(Error::InvalidArgument(format!("{path} does not end in .zip")).into());
+        }
+        self.convert_to(path, force, None)
+    }
+
+    /// Replaces this workspace (a folder) with the contents of the ZIP archive at
+    /// `path`, verified before it is moved into place. The folder may not exist yet.
+    pub fn import_zip(
+        &self,
+        path: String,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<ConvertReport> {
+        if Format::for_destination(&self.path) != Format::Plain {
+            return Err(Error::InvalidArgument(format!(
+                "{} is an archive; import into a folder",
+                self.path.display()
+            ))
+            .into());
+        }
+        if Format::detect(Path::new(&path))? != Format::Zip {
+            return Err(Error::NotAnArchive {
+                format: "ZIP",
+                reason: format!("{path} is not a ZIP file"),
+            }
+            .into());
+        }
+        let mut f = progress_fn(&progress);
+        Ok(workspace::convert(
+            Path::new(&path),
+            &self.path,
+            ConvertOptions { force: true },
+            &mut f,
+        )?)
+    }
+}
+
+impl Workspace {
+    fn writable_root(&self) -> Result<PathBuf> {
+        match Format::detect(&self.path)? {
+            Format::Plain => Ok(crate::fs::PlainSource::open(&self.path)?
+                .root()
+                .to_path_buf()),
+            other => Err(Error::InvalidArgument(format!(
+                "{} is a {} archive, which is read-only here: convert it to a folder to write",
+                self.path.display(),
+                other.name()
+            ))
+            .into()),
+        }
+    }
+}
+
+/// The line for an op, and the file it goes to. Refuses what Sila could not read back.
+fn encode_input(op: &OperationInput) -> Result<(String, OpsFileKind)> {
+    let (line_op, kind) = match op {
+        OperationInput::Move {
+            counter,
+            target,
+            parent,
+        } => (
+            OpLine::Move {
+                counter: *counter,
+                target,
+                parent: parent.as_deref(),
+            },
+            OpsFileKind::Moves,
+        ),
+        OperationInput::Set {
+            counter,
+            target,
+            key,
+            value_json,
+        } => (
+            OpLine::Prop {
+                counter: *counter,
+                target,
+                key,
+                value: value_json,
+            },
+            OpsFileKind::Props,
+        ),
+    };
+    let mut line = String::new();
+    encode_line(&line_op, kind, &mut line);
+    // The line must read back as the same structured op: ids and keys that need no
+    // escaping, a canonical counter, a value that is JSON.
+    if parse_line(&line, kind) != line_op || line.contains('\n') {
+        return Err(Error::InvalidArgument(format!(
+            "{line:?} is not an op line Sila can read (ids and keys may not contain quotes, backslashes or control characters; the value must be JSON; counters are below 2^53)"
+        ))
+        .into());
+    }
+    Ok((line, kind))
+}
+
+/// Converts the workspace at `src` to `dst` (format from the name), verified before
+/// it is moved into place; `force` replaces an existing `dst`.
+#[uniffi::export]
+pub fn convert(src: String, dst: String, force: bool) -> Result<ConvertReport> {
+    Ok(workspace::convert(
+        Path::new(&src),
+        Path::new(&dst),
+        ConvertOptions { force },
+        &mut |_| {},
+    )?)
+}
+
+/// Checks the workspace at `path` (any format).
+#[uniffi::export]
+pub fn verify(path: String) -> Result<VerifyReport> {
+    Ok(workspace::with_source(Path::new(&path), |s| {
+        Ok(inspect::verify(s, &mut |_| {}))
+    })?)
+}
