@@ -314,6 +314,17 @@ pub fn verify(
     }
     g.finish_info();
     workspace_checks(&mut g, &mut report);
+    // References between trees and blobs, once the bytes are known to be sound.
+    if report.errors.is_empty() {
+        match crate::model::SpaceModel::load(source) {
+            Ok(model) => {
+                let s = model.summary();
+                report.errors.extend(s.errors);
+                report.warnings.extend(s.warnings);
+            }
+            Err(e) => report.warnings.push(Problem::from_error(&e, None)),
+        }
+    }
     report.warnings.append(&mut g.warnings);
     report.info = g.info;
     report.ok = report.errors.is_empty();

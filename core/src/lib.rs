@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod layout;
 pub mod ops;
+pub mod reptree;
 pub mod space;
 
 #[cfg(any(feature = "sqlite", feature = "zip"))]
@@ -28,6 +29,8 @@ pub mod entries;
 pub mod inspect;
 #[cfg(feature = "std")]
 pub mod memory;
+#[cfg(feature = "std")]
+pub mod model;
 
 pub mod archive;
 

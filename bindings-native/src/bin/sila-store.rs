@@ -11,6 +11,10 @@ use sila_store_core::entries::{EntryMeta, Progress};
 use sila_store_core::ids::{Day, TreeId};
 use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
 use sila_store_core::layout::EntryKind;
+use sila_store_core::model::{
+    vertex_list, ChatInfo, MessageInfo, SpaceModel, SpaceSummary, VertexInfo,
+};
+use sila_store_core::reptree::RepTree;
 use sila_store_core::{Error, Result};
 use sila_store_native::{convert, with_source, ConvertOptions};
 
@@ -72,6 +76,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The space as Sila shows it: name, chats with message counts, files, reference checks.
+    Show {
+        /// Workspace to read (any format).
+        src: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A chat as Markdown (main branch), attachments listed. CHAT is a tree id, a
+    /// `threads` vertex id, or a title.
+    Chat {
+        /// Workspace to read (any format).
+        src: PathBuf,
+        /// Which chat.
+        chat: String,
+        /// Print the messages as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A tree's vertices, rebuilt as RepTree does.
+    Tree {
+        /// Workspace to read (any format).
+        src: PathBuf,
+        /// Tree id.
+        tree: String,
+        /// Print every vertex as JSON (id, parent, props, children).
+        #[arg(long)]
+        json: bool,
+    },
     /// The names in the space's `secrets` file (values only with --show-values).
     Secrets {
         /// Workspace to read.
@@ -92,7 +125,10 @@ fn main() -> ExitCode {
         | Command::Verify { json, .. }
         | Command::Info { json, .. }
         | Command::Ops { json, .. }
-        | Command::Secrets { json, .. } => *json,
+        | Command::Secrets { json, .. }
+        | Command::Show { json, .. }
+        | Command::Chat { json, .. }
+        | Command::Tree { json, .. } => *json,
     };
     match run(cli.command) {
         Ok(code) => code,
@@ -218,6 +254,58 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Show { src, json } => {
+            let summary = with_source(&src, |s| Ok(SpaceModel::load(s)?.summary()))?;
+            if json {
+                writeln!(out, "{}", json!(summary)).map_err(w)?;
+            } else {
+                print_show(out, &summary).map_err(w)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chat { src, chat, json } => {
+            let model = with_source(&src, SpaceModel::load)?;
+            let chats = model.chats();
+            let found = chats
+                .iter()
+                .find(|c| c.tree_id == chat || c.thread_vertex == chat)
+                .or_else(|| {
+                    chats
+                        .iter()
+                        .find(|c| c.title.as_deref() == Some(chat.as_str()))
+                })
+                .cloned()
+                .or_else(|| {
+                    // A chat tree that is no longer listed in `threads`.
+                    model
+                        .trees
+                        .contains_key(&chat)
+                        .then(|| inspect_chat_tree(&model, &chat))
+                })
+                .ok_or_else(|| Error::NotFound(format!("chat {chat:?}")))?;
+            let messages = model.messages(&found.tree_id);
+            if json {
+                writeln!(out, "{}", json!({"chat": found, "messages": messages})).map_err(w)?;
+            } else {
+                print_chat(out, &model, &found, &messages).map_err(w)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tree { src, tree, json } => {
+            let id = TreeId::new(&tree)?;
+            let t = with_source(&src, |s| sila_store_core::model::load_tree(s, &id))?;
+            if t.vertices().is_empty() {
+                return Err(Error::NotFound(format!("tree {tree} has no ops")));
+            }
+            if json {
+                for v in vertex_list(&t) {
+                    writeln!(out, "{}", vertex_json(&v)).map_err(w)?;
+                }
+            } else {
+                print_tree(out, &t).map_err(w)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Secrets {
             src,
             show_values,
@@ -274,6 +362,195 @@ fn read_secrets(s: &mut dyn sila_store_core::entries::EntrySource) -> Result<(St
         .ok_or_else(|| Error::Secrets("space.json has no id".into()))?;
     let bytes = sila_store_core::entries::read_all(s.open(&secrets)?, &secrets.path)?;
     Ok((id, bytes))
+}
+
+fn inspect_chat_tree(model: &SpaceModel, tree: &str) -> ChatInfo {
+    ChatInfo {
+        tree_id: tree.to_string(),
+        thread_vertex: String::new(),
+        title: model
+            .trees
+            .get(tree)
+            .and_then(|t| t.root())
+            .and_then(|r| r.prop("name"))
+            .and_then(|n| serde_json::from_str(n).ok()),
+        messages: model.message_count(tree),
+        main_branch: model.messages(tree).len() as u64,
+        has_ops: true,
+    }
+}
+
+/// A vertex as a JSON object with its property values as JSON (not text).
+fn vertex_json(v: &VertexInfo) -> serde_json::Value {
+    let props: serde_json::Map<String, serde_json::Value> = v
+        .props
+        .iter()
+        .map(|p| {
+            (
+                p.key.clone(),
+                serde_json::from_str(&p.value).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    json!({"id": v.id, "parent": v.parent, "props": props, "children": v.children})
+}
+
+fn print_tree(out: &mut dyn Write, t: &RepTree) -> std::io::Result<()> {
+    fn walk(
+        out: &mut dyn Write,
+        t: &RepTree,
+        id: &str,
+        depth: usize,
+        budget: &mut usize,
+    ) -> std::io::Result<()> {
+        let Some(v) = t.vertex(id) else { return Ok(()) };
+        if *budget == 0 {
+            return Ok(());
+        }
+        *budget -= 1;
+        let label = v
+            .prop("name")
+            .or(v.prop("_n"))
+            .map(|n| serde_json::from_str::<String>(n).unwrap_or_else(|_| n.to_string()))
+            .unwrap_or_default();
+        let extra: Vec<String> = v
+            .props
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "name" | "_c" | "_n" | "text"))
+            .map(|(k, val)| {
+                let val = if val.chars().count() > 40 {
+                    format!("{}…", val.chars().take(40).collect::<String>())
+                } else {
+                    val.clone()
+                };
+                format!("{k}={val}")
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}{} {}  {}",
+            "  ".repeat(depth),
+            v.id,
+            label,
+            extra.join(" ")
+        )?;
+        for c in t.children(id) {
+            walk(out, t, &c.id, depth + 1, budget)?;
+        }
+        Ok(())
+    }
+    let mut budget = t.vertices().len();
+    match t.root() {
+        Some(r) => walk(out, t, &r.id.clone(), 0, &mut budget)?,
+        None => writeln!(out, "(no root: RepTree would refuse this tree)")?,
+    }
+    if t.vertex("0").is_some_and(|z| !z.children.is_empty()) {
+        writeln!(out, "deleted (under \"0\"):")?;
+        for c in t.children("0") {
+            let mut b = t.vertices().len();
+            walk(out, t, &c.id, 1, &mut b)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_show(out: &mut dyn Write, s: &SpaceSummary) -> std::io::Result<()> {
+    writeln!(out, "space    {}", s.name.as_deref().unwrap_or("(unnamed)"))?;
+    writeln!(
+        out,
+        "id       {}",
+        s.space_id.as_deref().unwrap_or("(no space.json)")
+    )?;
+    writeln!(out, "chats    {} ({} messages)", s.chats.len(), s.messages)?;
+    for c in &s.chats {
+        writeln!(
+            out,
+            "  {:>4} msgs ({:>3} on the main branch)  {}  {}{}",
+            c.messages,
+            c.main_branch,
+            c.tree_id,
+            c.title.as_deref().unwrap_or("(untitled)"),
+            if c.has_ops { "" } else { "  [no ops on disk]" }
+        )?;
+    }
+    writeln!(out, "files    {}", s.files.len())?;
+    for f in &s.files {
+        writeln!(
+            out,
+            "  {}/{}  {}  {} bytes  {}{}",
+            f.folder,
+            f.name.as_deref().unwrap_or("?"),
+            f.mime_type.as_deref().unwrap_or("?"),
+            f.size.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            f.hash.as_deref().or(f.mutable_id.as_deref()).unwrap_or("-"),
+            if f.present { "" } else { "  [missing]" }
+        )?;
+    }
+    for e in &s.errors {
+        writeln!(out, "error    [{}] {}", e.code, e.message)?;
+    }
+    for w in &s.warnings {
+        writeln!(out, "warning  [{}] {}", w.code, w.message)?;
+    }
+    Ok(())
+}
+
+fn print_chat(
+    out: &mut dyn Write,
+    model: &SpaceModel,
+    c: &ChatInfo,
+    messages: &[MessageInfo],
+) -> std::io::Result<()> {
+    writeln!(out, "# {}\n", c.title.as_deref().unwrap_or("(untitled)"))?;
+    if !c.has_ops {
+        writeln!(
+            out,
+            "_This chat's tree ({}) has no ops in the workspace._",
+            c.tree_id
+        )?;
+    }
+    for m in messages {
+        writeln!(
+            out,
+            "**{}**{}{}\n",
+            m.role.as_deref().unwrap_or("?"),
+            m.model
+                .as_deref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default(),
+            m.created_at
+                .as_deref()
+                .map(|t| format!(" · {t}"))
+                .unwrap_or_default()
+        )?;
+        if let Some(t) = &m.text {
+            writeln!(out, "{t}\n")?;
+        }
+        for r in &m.files {
+            let f = model
+                .trees
+                .get(&r.tree)
+                .and_then(|t| t.vertex(&r.vertex))
+                .map(|v| {
+                    let s = |k| {
+                        v.prop(k)
+                            .and_then(|x| serde_json::from_str::<String>(x).ok())
+                    };
+                    format!(
+                        "{} ({}, {})",
+                        s("name").unwrap_or_default(),
+                        s("mimeType").unwrap_or_default(),
+                        s("hash").or(s("id")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|| format!("missing vertex {} in tree {}", r.vertex, r.tree));
+            writeln!(out, "- attachment: {f}")?;
+        }
+        if !m.files.is_empty() {
+            writeln!(out)?;
+        }
+    }
+    Ok(())
 }
 
 fn print_info(out: &mut dyn Write, i: &WorkspaceInfo) -> std::io::Result<()> {

@@ -1,0 +1,674 @@
+//! What is inside a workspace: its trees rebuilt as RepTree does ([`crate::reptree`]),
+//! and Sila's model on top (SILA-FORMAT.md §5.5, §6): the space's name, its chats
+//! and their messages along the main branch, its files, and the references between
+//! them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::entries::EntrySource;
+use crate::error::Result;
+use crate::ids::TreeId;
+use crate::inspect::Problem;
+use crate::layout::EntryKind;
+use crate::ops::{parse_line, OpLine, OpsFileKind};
+use crate::reptree::{OpId, OpKind, RepTree, TreeOp, VertexState, NULL_VERTEX_ID};
+use crate::space::space_id_from_json;
+
+/// Turns a stored line into the op Sila's reader makes of it (`opsParser.worker.ts`):
+/// the file kind says move or property (legacy lines carry `"m"`/`"p"`); a leading
+/// and a trailing `"` and all NULs are stripped before parsing; a property value that
+/// is an empty object or array means "deleted". Lines Sila would skip give `None`.
+pub fn sila_tree_op(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
+    let id = |counter| OpId {
+        counter,
+        peer: peer.to_string(),
+    };
+    let prop_value = |raw: &str| (!OpLine::is_deletion_value(raw)).then(|| raw.to_string());
+    // Fast path: the line is in canonical form and its shape agrees with the file.
+    match (parse_line(line, kind), kind) {
+        (
+            OpLine::Move {
+                counter,
+                target,
+                parent,
+            },
+            OpsFileKind::Moves | OpsFileKind::Legacy,
+        ) => {
+            return Some(TreeOp {
+                id: id(counter),
+                target: target.to_string(),
+                kind: OpKind::Move {
+                    parent: parent.map(str::to_string),
+                },
+            })
+        }
+        (
+            OpLine::Prop {
+                counter,
+                target,
+                key,
+                value,
+            },
+            OpsFileKind::Props | OpsFileKind::Legacy,
+        ) => {
+            return Some(TreeOp {
+                id: id(counter),
+                target: target.to_string(),
+                kind: OpKind::Set {
+                    key: key.to_string(),
+                    value: prop_value(value),
+                },
+            })
+        }
+        _ => {}
+    }
+    if line.trim().is_empty() {
+        return None;
+    }
+    let mut clean = line.strip_prefix('"').unwrap_or(line);
+    clean = clean.strip_suffix('"').unwrap_or(clean);
+    let clean: String = clean.chars().filter(|c| *c != '\0').collect();
+    let arr: Vec<Box<RawValue>> = serde_json::from_str(&clean).ok()?;
+    let get = |i: usize| arr.get(i).map(|r| r.get());
+    let counter = |raw: Option<&str>| -> Option<u64> {
+        let n: f64 = serde_json::from_str(raw?).ok()?;
+        (n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0).then_some(n as u64)
+    };
+    let string = |raw: Option<&str>| serde_json::from_str::<String>(raw?).ok();
+    let mv = |c: Option<&str>, t: Option<&str>, p: Option<&str>| -> Option<TreeOp> {
+        let parent = match p {
+            None | Some("null") => None,
+            Some(p) => Some(string(Some(p))?),
+        };
+        Some(TreeOp {
+            id: id(counter(c)?),
+            target: string(t)?,
+            kind: OpKind::Move { parent },
+        })
+    };
+    let set =
+        |c: Option<&str>, t: Option<&str>, k: Option<&str>, v: Option<&str>| -> Option<TreeOp> {
+            Some(TreeOp {
+                id: id(counter(c)?),
+                target: string(t)?,
+                kind: OpKind::Set {
+                    key: string(k)?,
+                    value: v.and_then(prop_value),
+                },
+            })
+        };
+    match kind {
+        OpsFileKind::Moves => mv(get(0), get(1), get(2)),
+        OpsFileKind::Props => set(get(0), get(1), get(2), get(3)),
+        OpsFileKind::Legacy => match (string(get(0)).as_deref(), arr.len()) {
+            (Some("m"), 4) => mv(get(1), get(2), get(3)),
+            (Some("p"), 5) => set(get(1), get(2), get(3), get(4)),
+            _ => None,
+        },
+    }
+}
+
+/// Every tree of the workspace with ops, rebuilt from its ops in the order
+/// `getOperations` returns them (day, peer, file kind, line).
+pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
+    let mut ids = BTreeSet::new();
+    for e in source.entries()? {
+        if let EntryKind::OpsFile(k) = e.kind {
+            ids.insert(k.tree);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for tree in ids {
+        out.insert(tree.as_str().to_string(), load_tree(source, &tree)?);
+    }
+    Ok(out)
+}
+
+/// One tree rebuilt from its ops.
+pub fn load_tree(source: &mut dyn EntrySource, tree: &TreeId) -> Result<RepTree> {
+    let ops = source.get_operations(tree, None, None)?;
+    Ok(RepTree::from_ops(ops.iter().filter_map(|o| {
+        let kind = OpsFileKind::parse(&o.file_kind)?;
+        sila_tree_op(&o.line, kind, &o.peer)
+    })))
+}
+
+/// A vertex, for hosts: id, parent, properties as JSON text.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct VertexInfo {
+    /// Vertex id.
+    pub id: String,
+    /// Parent id (`None` for a root or the null vertex).
+    pub parent: Option<String>,
+    /// Properties as `(key, raw JSON)` in RepTree's order.
+    pub props: Vec<PropInfo>,
+    /// Children ids, sorted as RepTree's `getChildren` sorts them.
+    pub children: Vec<String>,
+}
+
+/// One property of a vertex.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PropInfo {
+    /// Name.
+    pub key: String,
+    /// Raw JSON text.
+    pub value: String,
+}
+
+/// Every vertex of a tree in creation order.
+pub fn vertex_list(tree: &RepTree) -> Vec<VertexInfo> {
+    tree.vertices()
+        .iter()
+        .map(|v| VertexInfo {
+            id: v.id.clone(),
+            parent: v.parent.clone(),
+            props: v
+                .props
+                .iter()
+                .map(|(k, val)| PropInfo {
+                    key: k.clone(),
+                    value: val.clone(),
+                })
+                .collect(),
+            children: tree.children(&v.id).iter().map(|c| c.id.clone()).collect(),
+        })
+        .collect()
+}
+
+fn str_prop(v: &VertexState, key: &str) -> Option<String> {
+    serde_json::from_str::<String>(v.prop(key)?).ok()
+}
+
+fn u64_prop(v: &VertexState, key: &str) -> Option<u64> {
+    let n: f64 = serde_json::from_str(v.prop(key)?).ok()?;
+    (n >= 0.0).then_some(n as u64)
+}
+
+/// A chat of the space: a `threads` entry and, if its ops exist, its tree.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[serde(rename_all = "camelCase")]
+pub struct ChatInfo {
+    /// The app tree id (`tid`).
+    pub tree_id: String,
+    /// The `threads` vertex that references it.
+    pub thread_vertex: String,
+    /// Title (the tree root's `name`, else the `threads` entry's).
+    pub title: Option<String>,
+    /// Message vertices under `messages`, every branch (what Sila loads; 0 when the
+    /// tree has no ops).
+    pub messages: u64,
+    /// Messages along the main branch (what Sila shows).
+    pub main_branch: u64,
+    /// Whether the chat's tree has ops in the workspace (Sila loses some; see the
+    /// fixtures README).
+    pub has_ops: bool,
+}
+
+/// A message along a chat's main branch.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageInfo {
+    /// Vertex id.
+    pub id: String,
+    /// `user`, `assistant`, `error`, `tool`, `tool-results`.
+    pub role: Option<String>,
+    /// Markdown text (links to files as `fref:`).
+    pub text: Option<String>,
+    /// `_c`: when it was created (ISO 8601).
+    pub created_at: Option<String>,
+    /// Model that wrote it, if any (`modelProvider/modelId`).
+    pub model: Option<String>,
+    /// Attached files (`files` references, or the legacy `attachments`).
+    pub files: Vec<FileRef>,
+}
+
+/// A reference from a message to a file vertex.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct FileRef {
+    /// Tree of the file vertex.
+    pub tree: String,
+    /// The file vertex.
+    pub vertex: String,
+}
+
+/// A file vertex (or folder) in a chat's or the space's `assets`, or a files tree.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    /// Tree holding the vertex.
+    pub tree_id: String,
+    /// The vertex.
+    pub vertex: String,
+    /// Folder path inside the tree (`assets/sub`), names joined with `/`.
+    pub folder: String,
+    /// File name.
+    pub name: Option<String>,
+    /// MIME type.
+    pub mime_type: Option<String>,
+    /// Size in bytes, as recorded.
+    pub size: Option<u64>,
+    /// SHA-256 of a CAS blob.
+    pub hash: Option<String>,
+    /// UUID of a mutable blob.
+    pub mutable_id: Option<String>,
+    /// Whether the blob it names is in the workspace.
+    pub present: bool,
+}
+
+/// The space as Sila shows it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceSummary {
+    /// The id in `space.json`.
+    pub space_id: Option<String>,
+    /// The space tree root's `name`.
+    pub name: Option<String>,
+    /// Live chats (children of `threads`) in Sila's order.
+    pub chats: Vec<ChatInfo>,
+    /// Messages along the main branch of all chats.
+    pub messages: u64,
+    /// Live file vertices of every tree.
+    pub files: Vec<FileInfo>,
+    /// Odd references that Sila lives with (a chat without ops, a blob nothing uses).
+    pub warnings: Vec<Problem>,
+    /// References that are broken: a live file vertex whose blob is missing.
+    pub errors: Vec<Problem>,
+}
+
+/// A workspace's trees and blobs, loaded once, to ask questions of.
+pub struct SpaceModel {
+    /// The id in `space.json`.
+    pub space_id: Option<String>,
+    /// Every tree with ops.
+    pub trees: BTreeMap<String, RepTree>,
+    /// CAS hashes present.
+    pub static_files: BTreeSet<String>,
+    /// Mutable ids present (as in the path: 32 hex, case kept).
+    pub mutable_files: BTreeSet<String>,
+}
+
+impl SpaceModel {
+    /// Loads every tree and the list of blobs.
+    pub fn load(source: &mut dyn EntrySource) -> Result<Self> {
+        let mut static_files = BTreeSet::new();
+        let mut mutable_files = BTreeSet::new();
+        let mut space_id = None;
+        for e in source.entries()? {
+            match &e.kind {
+                EntryKind::StaticFile(h) => {
+                    static_files.insert(h.as_str().to_string());
+                }
+                EntryKind::MutableFile(u) => {
+                    mutable_files.insert(u.as_str().to_ascii_lowercase());
+                }
+                EntryKind::SpaceJson => {
+                    let bytes = crate::entries::read_all(source.open(&e)?, &e.path)?;
+                    space_id = space_id_from_json(&bytes);
+                }
+                _ => {}
+            }
+        }
+        Ok(SpaceModel {
+            space_id,
+            trees: load_trees(source)?,
+            static_files,
+            mutable_files,
+        })
+    }
+
+    /// The space tree: the one `space.json` names, else the one whose root looks like
+    /// a space (has `version`, no `appId`).
+    pub fn space_tree(&self) -> Option<(&str, &RepTree)> {
+        let looks_like_space = |t: &RepTree| {
+            t.root()
+                .is_some_and(|r| r.prop("version").is_some() && r.prop("appId").is_none())
+        };
+        if let Some(id) = &self.space_id {
+            if let Some(t) = self.trees.get(id).filter(|t| looks_like_space(t)) {
+                return Some((id.as_str(), t));
+            }
+        }
+        self.trees
+            .iter()
+            .find(|(_, t)| looks_like_space(t))
+            .map(|(id, t)| (id.as_str(), t))
+    }
+
+    /// The messages of a chat along its main branch (`ChatAppData.messageVertices`):
+    /// from `messages`, each step takes the only child, else the child with
+    /// `main: true`, else the first child.
+    pub fn messages(&self, chat_tree: &str) -> Vec<MessageInfo> {
+        let Some(tree) = self.trees.get(chat_tree) else {
+            return Vec::new();
+        };
+        let Some(mut current) = tree.vertex_by_path("messages") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        loop {
+            let children = tree.children(&current.id);
+            let next = match children.as_slice() {
+                [] => break,
+                [one] => *one,
+                many => many
+                    .iter()
+                    .find(|c| c.prop("main") == Some("true"))
+                    .copied()
+                    .unwrap_or(many[0]),
+            };
+            if !seen.insert(next.id.clone()) {
+                break;
+            }
+            out.push(message_info(next));
+            current = next;
+        }
+        out
+    }
+
+    /// Every message vertex under a chat's `messages`, whatever its branch.
+    pub fn message_count(&self, chat_tree: &str) -> u64 {
+        let Some(tree) = self.trees.get(chat_tree) else {
+            return 0;
+        };
+        let Some(start) = tree.vertex_by_path("messages") else {
+            return 0;
+        };
+        let mut stack = vec![start.id.as_str()];
+        let mut seen = BTreeSet::new();
+        let mut n = 0;
+        while let Some(id) = stack.pop() {
+            for c in tree.children_ids(id) {
+                if seen.insert(c.as_str()) {
+                    n += 1;
+                    stack.push(c);
+                }
+            }
+        }
+        n
+    }
+
+    /// Live chats: the children of the space tree's `threads`, in Sila's order.
+    pub fn chats(&self) -> Vec<ChatInfo> {
+        let Some((_, space)) = self.space_tree() else {
+            return Vec::new();
+        };
+        let Some(threads) = space.vertex_by_path("threads") else {
+            return Vec::new();
+        };
+        space
+            .children(&threads.id)
+            .into_iter()
+            .filter_map(|v| {
+                let tid = str_prop(v, "tid")?;
+                let tree = self.trees.get(&tid);
+                Some(ChatInfo {
+                    title: tree
+                        .and_then(|t| t.root())
+                        .and_then(|r| str_prop(r, "name"))
+                        .or_else(|| str_prop(v, "name")),
+                    messages: self.message_count(&tid),
+                    main_branch: self.messages(&tid).len() as u64,
+                    has_ops: tree.is_some(),
+                    thread_vertex: v.id.clone(),
+                    tree_id: tid,
+                })
+            })
+            .collect()
+    }
+
+    /// Live file vertices: under `assets` of the space tree and of every app tree, and
+    /// anywhere in a `files` app tree.
+    pub fn files(&self) -> Vec<FileInfo> {
+        let mut out = Vec::new();
+        for (tree_id, tree) in &self.trees {
+            let Some(root) = tree.root() else { continue };
+            let is_files_app = str_prop(root, "appId").as_deref() == Some("files");
+            let start = if is_files_app {
+                Some((root, String::new()))
+            } else {
+                tree.vertex_by_path("assets")
+                    .map(|a| (a, "assets".to_string()))
+            };
+            let Some((start, folder)) = start else {
+                continue;
+            };
+            let mut stack = vec![(start, folder)];
+            let mut seen = BTreeSet::new();
+            while let Some((v, folder)) = stack.pop() {
+                if !seen.insert(v.id.clone()) {
+                    continue;
+                }
+                for c in tree.children(&v.id).into_iter().rev() {
+                    if c.prop("mimeType").is_some() || c.prop("hash").is_some() {
+                        out.push(self.file_info(tree_id, c, &folder));
+                    } else {
+                        let name = str_prop(c, "name").unwrap_or_else(|| c.id.clone());
+                        let sub = if folder.is_empty() {
+                            name
+                        } else {
+                            format!("{folder}/{name}")
+                        };
+                        stack.push((c, sub));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn file_info(&self, tree_id: &str, v: &VertexState, folder: &str) -> FileInfo {
+        let hash = str_prop(v, "hash");
+        let mutable_id = str_prop(v, "id");
+        // FileResolver uses `hash ?? id`.
+        let present = match (&hash, &mutable_id) {
+            (Some(h), _) => self.static_files.contains(h),
+            (None, Some(u)) => {
+                let u: String = u.chars().filter(|c| *c != '-').collect();
+                self.mutable_files.contains(&u.to_ascii_lowercase())
+            }
+            (None, None) => false,
+        };
+        FileInfo {
+            tree_id: tree_id.to_string(),
+            vertex: v.id.clone(),
+            folder: folder.to_string(),
+            name: str_prop(v, "name"),
+            mime_type: str_prop(v, "mimeType"),
+            size: u64_prop(v, "size"),
+            hash,
+            mutable_id,
+            present,
+        }
+    }
+
+    /// The space as Sila shows it, with reference checks.
+    pub fn summary(&self) -> SpaceSummary {
+        let chats = self.chats();
+        let files = self.files();
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        if self.space_tree().is_none() {
+            warnings.push(problem(
+                "NoSpaceTree",
+                None,
+                "no tree looks like a space tree (root with `version`, no `appId`)".into(),
+            ));
+        }
+        for c in chats.iter().filter(|c| !c.has_ops) {
+            warnings.push(problem("ChatTreeMissing", None, format!(
+                "chat {:?} (threads vertex {}) names tree {}, which has no ops; Sila cannot open it",
+                c.title.as_deref().unwrap_or(""),
+                c.thread_vertex,
+                c.tree_id
+            )));
+        }
+        for f in files.iter().filter(|f| !f.present) {
+            let what = match (&f.hash, &f.mutable_id) {
+                (Some(h), _) => format!("CAS file {h}"),
+                (None, Some(u)) => format!("mutable file {u}"),
+                (None, None) => "no blob (neither hash nor id)".into(),
+            };
+            errors.push(problem(
+                "MissingBlob",
+                None,
+                format!(
+                    "file {:?} (vertex {} in tree {}) names {what}, which is not in the workspace",
+                    f.name.as_deref().unwrap_or(""),
+                    f.vertex,
+                    f.tree_id
+                ),
+            ));
+        }
+        // Blobs nothing references (any vertex of any tree, live or deleted).
+        let mut referenced_hashes = BTreeSet::new();
+        let mut referenced_ids = BTreeSet::new();
+        for tree in self.trees.values() {
+            for v in tree.vertices() {
+                for key in ["hash", "originalHash"] {
+                    if let Some(h) = str_prop(v, key) {
+                        referenced_hashes.insert(h);
+                    }
+                }
+                if let Some(u) = str_prop(v, "id") {
+                    let u: String = u.chars().filter(|c| *c != '-').collect();
+                    referenced_ids.insert(u.to_ascii_lowercase());
+                }
+            }
+        }
+        for h in self.static_files.difference(&referenced_hashes) {
+            let path = EntryKind::StaticFile(
+                crate::ids::Sha256Hex::new(h).unwrap_or_else(|_| crate::ids::Sha256Hex::of(b"")),
+            )
+            .path();
+            warnings.push(problem(
+                "UnreferencedBlob",
+                Some(path),
+                "no vertex of any tree references this CAS file".into(),
+            ));
+        }
+        for u in self.mutable_files.difference(&referenced_ids) {
+            warnings.push(problem(
+                "UnreferencedBlob",
+                None,
+                format!("no vertex of any tree references mutable file {u}"),
+            ));
+        }
+        // Message attachments that point nowhere.
+        for c in &chats {
+            for m in self.messages(&c.tree_id) {
+                for r in &m.files {
+                    let ok = self
+                        .trees
+                        .get(&r.tree)
+                        .and_then(|t| t.vertex(&r.vertex))
+                        .is_some();
+                    if !ok {
+                        warnings.push(problem("DanglingFileRef", None, format!(
+                            "message {} in chat {} attaches vertex {} of tree {}, which does not exist",
+                            m.id, c.tree_id, r.vertex, r.tree
+                        )));
+                    }
+                }
+            }
+        }
+        SpaceSummary {
+            space_id: self.space_id.clone(),
+            name: self
+                .space_tree()
+                .and_then(|(_, t)| t.root())
+                .and_then(|r| str_prop(r, "name")),
+            messages: chats.iter().map(|c| c.messages).sum(),
+            chats,
+            files,
+            warnings,
+            errors,
+        }
+    }
+}
+
+fn problem(code: &str, path: Option<String>, message: String) -> Problem {
+    Problem {
+        code: code.to_string(),
+        path,
+        message,
+    }
+}
+
+fn message_info(v: &VertexState) -> MessageInfo {
+    #[derive(serde::Deserialize)]
+    struct Ref {
+        tree: String,
+        vertex: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Attachment {
+        file: Option<Ref>,
+    }
+    let mut files: Vec<FileRef> = v
+        .prop("files")
+        .and_then(|raw| serde_json::from_str::<Vec<Ref>>(raw).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| FileRef {
+            tree: r.tree,
+            vertex: r.vertex,
+        })
+        .collect();
+    if files.is_empty() {
+        files = v
+            .prop("attachments")
+            .and_then(|raw| serde_json::from_str::<Vec<Attachment>>(raw).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| a.file)
+            .map(|r| FileRef {
+                tree: r.tree,
+                vertex: r.vertex,
+            })
+            .collect();
+    }
+    let model = match (str_prop(v, "modelProvider"), str_prop(v, "modelId")) {
+        (Some(p), Some(m)) => Some(format!("{p}/{m}")),
+        (None, Some(m)) => Some(m),
+        _ => None,
+    };
+    MessageInfo {
+        id: v.id.clone(),
+        role: str_prop(v, "role"),
+        text: str_prop(v, "text"),
+        created_at: str_prop(v, "_c"),
+        model,
+        files,
+    }
+}
+
+/// Whether a vertex is live: reachable from the root without passing the null vertex.
+pub fn is_live(tree: &RepTree, id: &str) -> bool {
+    let Some(root) = tree.root() else {
+        return false;
+    };
+    let mut cur = tree.vertex(id);
+    let mut steps = 0;
+    while let Some(v) = cur {
+        if v.id == root.id {
+            return true;
+        }
+        if v.id == NULL_VERTEX_ID || steps > tree.vertices().len() {
+            return false;
+        }
+        steps += 1;
+        cur = v.parent.as_deref().and_then(|p| tree.vertex(p));
+    }
+    false
+}
