@@ -439,7 +439,12 @@ fn json_string(s: &str) -> String {
 pub fn js_date_value(raw: &str) -> f64 {
     let raw = raw.trim();
     if let Ok(n) = raw.parse::<f64>() {
-        return if n.is_finite() { n.trunc() } else { f64::NAN };
+        // TimeClip: out of range is NaN, else truncated to an integer.
+        return if n.is_finite() && n.abs() <= 8.64e15 {
+            (n as i64) as f64
+        } else {
+            f64::NAN
+        };
     }
     let Ok(s) = serde_json::from_str::<String>(raw) else {
         return f64::NAN;
