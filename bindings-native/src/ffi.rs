@@ -11,6 +11,9 @@ use sila_store_core::entries::{read_all, EntryMeta, Operation, Progress};
 use sila_store_core::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
 use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
 use sila_store_core::layout::{EntryKind, OpsFileKey};
+use sila_store_core::model::{
+    load_tree, vertex_list, MessageInfo, SpaceModel, SpaceSummary, VertexInfo,
+};
 use sila_store_core::ops::{encode_line, parse_line, OpLine, OpsFileKind};
 use sila_store_core::Error;
 
@@ -324,6 +327,33 @@ impl Workspace {
             }
             Ok(bytes)
         })?)
+    }
+
+    /// The space as Sila shows it: name, chats with message counts, files, and the
+    /// reference checks (trees rebuilt exactly as RepTree does).
+    pub fn show(&self) -> Result<SpaceSummary> {
+        Ok(workspace::with_source(&self.path, |s| {
+            Ok(SpaceModel::load(s)?.summary())
+        })?)
+    }
+
+    /// The messages of a chat (its tree id) along the main branch, as Sila shows them.
+    pub fn chat_messages(&self, chat_tree_id: String) -> Result<Vec<MessageInfo>> {
+        let model = workspace::with_source(&self.path, SpaceModel::load)?;
+        if !model.trees.contains_key(&chat_tree_id) {
+            return Err(Error::NotFound(format!("chat tree {chat_tree_id}")).into());
+        }
+        Ok(model.messages(&chat_tree_id))
+    }
+
+    /// Every vertex of a tree, rebuilt as RepTree does, in creation order.
+    pub fn tree(&self, tree_id: String) -> Result<Vec<VertexInfo>> {
+        let id = TreeId::new(&tree_id)?;
+        let t = workspace::with_source(&self.path, |s| load_tree(s, &id))?;
+        if t.vertices().is_empty() {
+            return Err(Error::NotFound(format!("tree {tree_id} has no ops")).into());
+        }
+        Ok(vertex_list(&t))
     }
 
     /// Writes this workspace as a ZIP archive at `path` (must end in `.zip`).

@@ -109,6 +109,35 @@ def test_info_verify_and_operations_agree_across_formats(fx, tmp_path):
     assert ("SpaceJsonNamesAppTree" in codes) == (fx.name == "citybean-coffee-wrong-space-id")
 
 
+EXPECTED_CHATS = {
+    "getting-started": (1, 0),
+    "getting-started-complete": (1, 4),
+    "citybean-coffee": (32, 102),
+    "citybean-coffee-complete": (32, 104),
+    "rich": (5, 21),
+    "legacy": (2, 13),
+    "citybean-coffee-wrong-space-id": (32, 102),
+}
+
+
+@pytest.mark.parametrize("fx", FIXTURES, ids=lambda p: p.name)
+def test_show_chats_messages_and_trees(fx, tmp_path):
+    s.convert(str(fx), str(tmp_path / "w.zip"), False)
+    for ws in (s.Workspace.open(str(fx)), s.Workspace.open(str(tmp_path / "w.zip"))):
+        summary = ws.show()
+        assert (len(summary.chats), summary.messages) == EXPECTED_CHATS[fx.name]
+        assert summary.errors == []
+        for chat in summary.chats:
+            if chat.has_ops:
+                msgs = ws.chat_messages(chat.tree_id)
+                assert len(msgs) == chat.main_branch
+                assert all(m.role for m in msgs)
+                vertices = ws.tree(chat.tree_id)
+                assert vertices[0].id == "0" or any(v.id == chat.tree_id for v in vertices)
+    with pytest.raises(s.SilaStoreError.NotFound):
+        s.Workspace.open(str(fx)).tree("ffffffffffffffffffffffffffffffff")
+
+
 def test_readme_counts_of_the_fixtures():
     info = s.Workspace.open(str(RICH)).info()
     assert info.space_id == "b3ee88fc46bb4ac1bd8012feac0a7d6c"
