@@ -112,17 +112,51 @@ pub fn sila_tree_op(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp>
 }
 
 /// Every tree of the workspace with ops, rebuilt from its ops in the order
-/// `getOperations` returns them (day, peer, file kind, line).
+/// `getOperations` returns them (day, peer, file kind, line). One pass: every ops
+/// file is read once.
 pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
-    let mut ids = BTreeSet::new();
-    for e in source.entries()? {
-        if let EntryKind::OpsFile(k) = e.kind {
-            ids.insert(k.tree);
+    let mut files: Vec<(crate::layout::OpsFileKey, crate::entries::EntryMeta)> = source
+        .entries()?
+        .into_iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::OpsFile(k) => Some((k.clone(), e)),
+            _ => None,
+        })
+        .collect();
+    files.sort_by(|a, b| {
+        (&a.0.tree, a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(
+            &b.0.tree,
+            b.0.day,
+            &b.0.peer,
+            b.0.kind.as_str(),
+        ))
+    });
+    let mut out: BTreeMap<String, RepTree> = BTreeMap::new();
+    let mut current: Option<(String, Vec<TreeOp>)> = None;
+    for (key, meta) in files {
+        let tree = key.tree.as_str();
+        if current.as_ref().is_some_and(|(t, _)| t != tree) {
+            if let Some((t, ops)) = current.take() {
+                out.insert(t, RepTree::from_ops(ops));
+            }
         }
+        let ops = &mut current
+            .get_or_insert_with(|| (tree.to_string(), Vec::new()))
+            .1;
+        let bytes = crate::entries::read_all(source.open(&meta)?, &meta.path)?;
+        let text =
+            crate::ops::OpsText::split(&bytes).map_err(|line| crate::Error::InvalidUtf8 {
+                path: meta.path.clone(),
+                line,
+            })?;
+        ops.extend(
+            text.lines
+                .iter()
+                .filter_map(|l| sila_tree_op(l, key.kind, key.peer.as_str())),
+        );
     }
-    let mut out = BTreeMap::new();
-    for tree in ids {
-        out.insert(tree.as_str().to_string(), load_tree(source, &tree)?);
+    if let Some((t, ops)) = current {
+        out.insert(t, RepTree::from_ops(ops));
     }
     Ok(out)
 }
