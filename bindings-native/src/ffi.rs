@@ -97,7 +97,9 @@ impl From<Error> for SilaStoreError {
             Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 SilaStoreError::NotFound { code, message }
             }
-            Error::Io { .. } | Error::Sqlite(_) => SilaStoreError::Io { code, message },
+            Error::Io { .. } | Error::Sqlite(_) | Error::Backend(_) => {
+                SilaStoreError::Io { code, message }
+            }
             Error::NotFound(_) => SilaStoreError::NotFound { code, message },
             Error::AlreadyExists(_) => SilaStoreError::AlreadyExists { code, message },
             _ => SilaStoreError::BadInput { code, message },

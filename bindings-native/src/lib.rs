@@ -5,6 +5,7 @@
 
 pub mod ffi;
 pub mod fs;
+pub mod tiers;
 pub mod workspace;
 
 pub use workspace::{convert, with_source, ConvertOptions, ConvertReport, Format};

@@ -100,6 +100,13 @@ pub enum Error {
     /// The `secrets` file could not be decoded or decrypted.
     #[error("secrets: {0}")]
     Secrets(String),
+    /// A storage backend (object store, browser storage) failed.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// Another writer changed the same thing first (a conditional write failed); the
+    /// operation changed nothing and can be retried.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// Bad argument from the caller (e.g. a malformed date).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -138,6 +145,8 @@ impl Error {
             Error::AlreadyExists(_) => "AlreadyExists",
             Error::Secrets(_) => "Secrets",
             Error::InvalidArgument(_) => "InvalidArgument",
+            Error::Backend(_) => "Backend",
+            Error::Conflict(_) => "Conflict",
             #[cfg(feature = "std")]
             Error::Io { .. } => "Io",
             #[cfg(feature = "sqlite")]

@@ -16,6 +16,7 @@ use sila_store_core::model::{
 };
 use sila_store_core::reptree::RepTree;
 use sila_store_core::{Error, Result};
+use sila_store_native::tiers::{TierReport, TierStore, WireOp};
 use sila_store_native::{convert, with_source, ConvertOptions};
 
 /// Convert, verify and inspect Sila workspaces: plain folders, SQLite archives
@@ -105,6 +106,89 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Upload a workspace folder's active files to a store (only new or changed files).
+    Push {
+        /// Workspace folder.
+        dir: PathBuf,
+        /// `s3://bucket/prefix` (AWS_* variables configure it), `file:///path` or `memory://`.
+        store: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a space from a store into a folder (only missing or changed files).
+    Pull {
+        /// The store.
+        store: String,
+        /// The space id.
+        space_id: String,
+        /// Where to put it.
+        dir: PathBuf,
+        /// Unarchive the space first if it is archived (open on access).
+        #[arg(long)]
+        unarchive: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a space from the active tier to one SQLite archive (crash-safe; rerun to finish).
+    Archive {
+        /// The space id.
+        space_id: String,
+        /// The store.
+        #[arg(long)]
+        store: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move an archived space back to the active tier (crash-safe; rerun to finish).
+    Unarchive {
+        /// The space id.
+        space_id: String,
+        /// The store.
+        #[arg(long)]
+        store: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Archive every active space idle for longer than --inactive-days.
+    Sweep {
+        /// The store.
+        #[arg(long)]
+        store: String,
+        /// Days without activity before a space is archived.
+        #[arg(long, default_value_t = 7)]
+        inactive_days: u64,
+        /// Say what would be archived, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Spaces archived at once.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync a tree with a store, as Sila's server does: reads the client's ops (JSON
+    /// array of Sila wire ops) on stdin, stores those the server lacks in today's ops
+    /// files, prints those the client lacks.
+    Sync {
+        /// The store.
+        #[arg(long)]
+        store: String,
+        /// The space id.
+        space_id: String,
+        /// The tree id.
+        tree: String,
+        /// The client's state vector (`{"peer":[[start,end],…]}`) instead of, or besides, its ops.
+        #[arg(long)]
+        state_vector: Option<String>,
+        /// Print as JSON (the output is JSON in any case).
+        #[arg(long)]
+        json: bool,
+    },
     /// The names in the space's `secrets` file (values only with --show-values).
     Secrets {
         /// Workspace to read.
@@ -128,7 +212,13 @@ fn main() -> ExitCode {
         | Command::Secrets { json, .. }
         | Command::Show { json, .. }
         | Command::Chat { json, .. }
-        | Command::Tree { json, .. } => *json,
+        | Command::Tree { json, .. }
+        | Command::Push { json, .. }
+        | Command::Pull { json, .. }
+        | Command::Archive { json, .. }
+        | Command::Unarchive { json, .. }
+        | Command::Sweep { json, .. }
+        | Command::Sync { json, .. } => *json,
     };
     match run(cli.command) {
         Ok(code) => code,
@@ -254,6 +344,111 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Push { dir, store, json } => {
+            let s = TierStore::open(&store)?;
+            let r = runtime()?.block_on(s.push(&dir))?;
+            print_tier(out, &r, json).map_err(w)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pull {
+            store,
+            space_id,
+            dir,
+            unarchive,
+            json,
+        } => {
+            let s = TierStore::open(&store)?;
+            let rt = runtime()?;
+            let r = if unarchive {
+                rt.block_on(s.open_space(&space_id, &dir))?
+            } else {
+                rt.block_on(s.pull(&space_id, &dir))?
+            };
+            print_tier(out, &r, json).map_err(w)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Archive {
+            space_id,
+            store,
+            json,
+        } => {
+            let s = TierStore::open(&store)?;
+            let r = runtime()?.block_on(s.archive(&space_id))?;
+            print_tier(out, &r, json).map_err(w)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unarchive {
+            space_id,
+            store,
+            json,
+        } => {
+            let s = TierStore::open(&store)?;
+            let r = runtime()?.block_on(s.unarchive(&space_id))?;
+            print_tier(out, &r, json).map_err(w)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep {
+            store,
+            inactive_days,
+            dry_run,
+            concurrency,
+            json,
+        } => {
+            let s = TierStore::open(&store)?;
+            let items = runtime()?.block_on(s.sweep(inactive_days, dry_run, concurrency))?;
+            if json {
+                writeln!(out, "{}", json!(items)).map_err(w)?;
+            } else {
+                for i in &items {
+                    writeln!(out, "{}  {}", i.space_id, i.outcome).map_err(w)?;
+                }
+                let archived = items.iter().filter(|i| i.outcome == "archived").count();
+                let failed = items
+                    .iter()
+                    .filter(|i| i.outcome.starts_with("failed"))
+                    .count();
+                writeln!(
+                    out,
+                    "sweep: {} spaces, {archived} archived, {failed} failed{}",
+                    items.len(),
+                    if dry_run { " (dry run)" } else { "" }
+                )
+                .map_err(w)?;
+            }
+            let failed = items.iter().any(|i| i.outcome.starts_with("failed"));
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Sync {
+            store,
+            space_id,
+            tree,
+            state_vector,
+            json: _,
+        } => {
+            let s = TierStore::open(&store)?;
+            let tree = TreeId::new(&tree)?;
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                .map_err(|e| Error::io("stdin", e))?;
+            let ops: Vec<WireOp> = if input.trim().is_empty() {
+                Vec::new()
+            } else {
+                serde_json::from_str(&input)
+                    .map_err(|e| Error::InvalidArgument(format!("ops on stdin: {e}")))?
+            };
+            let sv: Option<std::collections::BTreeMap<String, Vec<[u64; 2]>>> = state_vector
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| Error::InvalidArgument(format!("--state-vector: {e}")))?;
+            let missing = runtime()?.block_on(s.sync_tree(&space_id, &tree, &ops, sv.as_ref()))?;
+            writeln!(out, "{}", json!(missing)).map_err(w)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Show { src, json } => {
             let summary = with_source(&src, |s| Ok(SpaceModel::load(s)?.summary()))?;
             if json {
@@ -362,6 +557,26 @@ fn read_secrets(s: &mut dyn sila_store_core::entries::EntrySource) -> Result<(St
         .ok_or_else(|| Error::Secrets("space.json has no id".into()))?;
     let bytes = sila_store_core::entries::read_all(s.open(&secrets)?, &secrets.path)?;
     Ok((id, bytes))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
+}
+
+fn print_tier(out: &mut dyn Write, r: &TierReport, json: bool) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", json!(r))
+    } else {
+        writeln!(
+            out,
+            "{} {}: {} moved ({} bytes), {} already in place, {} requests",
+            r.action, r.space_id, r.transferred, r.bytes, r.skipped, r.requests
+        )
+    }
 }
 
 fn inspect_chat_tree(model: &SpaceModel, tree: &str) -> ChatInfo {

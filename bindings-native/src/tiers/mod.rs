@@ -1,0 +1,1046 @@
+//! Server tiers on object storage (PROPOSAL.md, ARCHITECTURE.md "Server tiers"):
+//!
+//! ```text
+//! <prefix>/active/<spaceId>/sila.md, space-v1/…   the plain layout, one object a file
+//! <prefix>/archived/<spaceId>/workspace.db        the SQLite archive, one object
+//! <prefix>/metadata/<spaceId>.json                tier, generation, last activity,
+//!                                                 archive size + SHA-256, and the index
+//!                                                 (size + SHA-256) of every active file
+//! ```
+//!
+//! The metadata object is the truth: readers use the tier it names and ignore leftovers
+//! in the other. Every change of it is a conditional write (`If-Match` on its ETag, or
+//! `If-None-Match: *` when creating it), so two servers never both win.
+//!
+//! Archive: download the active files (hashes checked against the index) → build the
+//! SQLite archive locally (verified) → upload it → download it again and check size and
+//! SHA-256 → flip the metadata to `archived` → delete the active objects. Unarchive is
+//! the mirror. A crash between any two steps leaves the workspace complete in the tier
+//! the metadata names; running the command again finishes the job (it also cleans up
+//! what a crash left in the other tier).
+
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use serde::{Deserialize, Serialize};
+use sila_store_core::entries::{listing, EntrySource, Operation};
+use sila_store_core::ids::{Day, PeerId, Sha256Hex, TreeId};
+use sila_store_core::layout::{safe_relative_path, EntryKind, OpsFileKey};
+use sila_store_core::ops::{encode_line, OpLine, OpsFileKind, OpsText};
+use sila_store_core::{Error, Result};
+
+use crate::fs::PlainSource;
+use crate::workspace::{convert, ConvertOptions};
+pub use store::{backend, Instrumented, Instruments, TierStore};
+
+/// How many requests run at once when moving many files.
+pub const CONCURRENCY: usize = 8;
+
+/// Which tier holds a workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Plain files under `active/<spaceId>/`.
+    Active,
+    /// One SQLite archive under `archived/<spaceId>/workspace.db`.
+    Archived,
+}
+
+/// The archive object of an archived workspace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveInfo {
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 of the database file.
+    pub sha256: String,
+    /// SQLite archive format version.
+    pub format_version: i64,
+}
+
+/// One active file in the index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256.
+    pub sha256: String,
+}
+
+/// `metadata/<spaceId>.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierMetadata {
+    /// Always `sila-store-tier`.
+    pub format: String,
+    /// Version of this metadata format (1).
+    pub version: u32,
+    /// The space.
+    pub space_id: String,
+    /// Where the workspace is.
+    pub tier: Tier,
+    /// Bumped on every change.
+    pub generation: u64,
+    /// Last push, sync or unarchive, Unix milliseconds.
+    pub last_activity_ms: u64,
+    /// The archive, when archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveInfo>,
+    /// Every active file, when active.
+    #[serde(default)]
+    pub files: BTreeMap<String, IndexEntry>,
+}
+
+impl TierMetadata {
+    fn new(space_id: &str) -> Self {
+        TierMetadata {
+            format: "sila-store-tier".into(),
+            version: 1,
+            space_id: space_id.into(),
+            tier: Tier::Active,
+            generation: 0,
+            last_activity_ms: now_ms(),
+            archive: None,
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What a tier operation did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TierReport {
+    /// The space.
+    pub space_id: String,
+    /// What happened, for a person.
+    pub action: String,
+    /// Files (or objects) moved.
+    pub transferred: u64,
+    /// Files already in place.
+    pub skipped: u64,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Requests made to the store.
+    pub requests: u64,
+}
+
+fn valid_space_id(id: &str) -> Result<()> {
+    TreeId::new(id).map(|_| ())
+}
+
+impl TierStore {
+    fn meta_key(&self, id: &str) -> ObjPath {
+        self.key(&format!("metadata/{id}.json"))
+    }
+    fn active_key(&self, id: &str, rel: &str) -> ObjPath {
+        self.key(&format!("active/{id}/{rel}"))
+    }
+    fn archive_key(&self, id: &str) -> ObjPath {
+        self.key(&format!("archived/{id}/workspace.db"))
+    }
+
+    /// The metadata of a space and its version, `None` if there is none.
+    pub async fn read_metadata(&self, id: &str) -> Result<Option<(TierMetadata, UpdateVersion)>> {
+        valid_space_id(id)?;
+        match self.store.get(&self.meta_key(id)).await {
+            Ok(r) => {
+                let version = UpdateVersion {
+                    e_tag: r.meta.e_tag.clone(),
+                    version: r.meta.version.clone(),
+                };
+                let bytes = r.bytes().await.map_err(backend)?;
+                let meta: TierMetadata =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+                        format: "tier metadata",
+                        reason: e.to_string(),
+                    })?;
+                Ok(Some((meta, version)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Writes the metadata if it is still at `expected` (or absent, for `None`).
+    pub async fn write_metadata(
+        &self,
+        meta: &TierMetadata,
+        expected: Option<&UpdateVersion>,
+    ) -> Result<()> {
+        let key = self.meta_key(&meta.space_id);
+        let body =
+            serde_json::to_vec_pretty(meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let mode = match expected {
+            None => PutMode::Create,
+            Some(v) => PutMode::Update(v.clone()),
+        };
+        if self.native_cas || matches!(mode, PutMode::Create) {
+            self.store
+                .put_opts(&key, PutPayload::from(body), PutOptions::from(mode))
+                .await
+                .map_err(backend)?;
+            return Ok(());
+        }
+        // A local folder has no conditional update: compare and write under a lock
+        // (safe between writers of this process; several processes need S3).
+        static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _guard = LOCK.lock().await;
+        let current = self.store.head(&key).await.map_err(backend)?;
+        if let PutMode::Update(v) = mode {
+            if current.e_tag != v.e_tag {
+                return Err(Error::Conflict(format!("{key} changed")));
+            }
+        }
+        self.store
+            .put_opts(&key, PutPayload::from(body), PutOptions::default())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_bytes(&self, key: &ObjPath) -> Result<Vec<u8>> {
+        let r = self.store.get(key).await.map_err(backend)?;
+        Ok(r.bytes().await.map_err(backend)?.to_vec())
+    }
+
+    async fn list_keys(&self, prefix: &ObjPath) -> Result<Vec<object_store::ObjectMeta>> {
+        self.store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(backend)
+    }
+
+    /// Uploads a local workspace's active files; only files that are new or changed
+    /// (by size and SHA-256 against the index) move. An archived space is unarchived
+    /// first.
+    pub async fn push(&self, dir: &Path) -> Result<TierReport> {
+        let start = self.instruments().requests();
+        let mut source = PlainSource::open(dir)?;
+        let space_id = space_id_of(&mut source)?;
+        let local = listing(&mut source, &mut |_| {})?;
+        let root = source.root().to_path_buf();
+        let mut report = TierReport {
+            space_id: space_id.clone(),
+            action: "push".into(),
+            ..Default::default()
+        };
+        loop {
+            let (mut meta, version) = self.active_metadata(&space_id).await?;
+            let todo: Vec<(String, u64, String)> = local
+                .iter()
+                .filter(|(p, d)| {
+                    meta.files
+                        .get(*p)
+                        .is_none_or(|e| e.size != d.size || e.sha256 != d.sha256.as_str())
+                })
+                .map(|(p, d)| (p.clone(), d.size, d.sha256.as_str().to_string()))
+                .collect();
+            report.skipped = (local.len() - todo.len()) as u64;
+            let uploads = futures::stream::iter(todo.iter().map(|(p, _, _)| {
+                let path = root.join(p);
+                let key = self.active_key(&space_id, p);
+                async move {
+                    let bytes = tokio::fs::read(&path)
+                        .await
+                        .map_err(|e| Error::io(path.display().to_string(), e))?;
+                    self.store
+                        .put(&key, PutPayload::from(bytes))
+                        .await
+                        .map_err(backend)?;
+                    Ok::<_, Error>(())
+                }
+            }))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>();
+            uploads.await?;
+            report.transferred = todo.len() as u64;
+            report.bytes = todo.iter().map(|t| t.1).sum();
+            for (p, size, sha256) in todo {
+                meta.files.insert(p, IndexEntry { size, sha256 });
+            }
+            meta.generation += 1;
+            meta.last_activity_ms = now_ms();
+            match self.write_metadata(&meta, version.as_ref()).await {
+                Ok(()) => break,
+                // Another writer changed the index meanwhile: merge again (our files
+                // are uploaded; the next round only writes the index).
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        report.requests = self.instruments().requests() - start;
+        Ok(report)
+    }
+
+    /// Metadata of an active space (unarchiving it if archived; new if none).
+    async fn active_metadata(&self, id: &str) -> Result<(TierMetadata, Option<UpdateVersion>)> {
+        loop {
+            match self.read_metadata(id).await? {
+                None => return Ok((TierMetadata::new(id), None)),
+                Some((m, v)) if m.tier == Tier::Active => return Ok((m, Some(v))),
+                Some(_) => {
+                    self.unarchive(id).await?;
+                }
+            }
+        }
+    }
+
+    /// Downloads a space's active files into `dir` (created if missing); only files
+    /// missing or different locally move, and each is checked against the index. An
+    /// archived space is downloaded as its archive and converted.
+    pub async fn pull(&self, id: &str, dir: &Path) -> Result<TierReport> {
+        let start = self.instruments().requests();
+        let (meta, _) = self
+            .read_metadata(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+        let mut report = TierReport {
+            space_id: id.into(),
+            action: "pull".into(),
+            ..Default::default()
+        };
+        match meta.tier {
+            Tier::Archived => {
+                let tmp = TempFile::new(dir, "pull.db")?;
+                self.download_archive(&meta, &tmp.0).await?;
+                let r = tokio::task::block_in_place(|| {
+                    convert(&tmp.0, dir, ConvertOptions { force: true }, &mut |_| {})
+                })?;
+                report.transferred = 1;
+                report.bytes = r.bytes;
+            }
+            Tier::Active => {
+                let (n, bytes, skipped) = self.download_active(id, &meta, dir).await?;
+                report.transferred = n;
+                report.bytes = bytes;
+                report.skipped = skipped;
+            }
+        }
+        report.requests = self.instruments().requests() - start;
+        Ok(report)
+    }
+
+    async fn download_active(
+        &self,
+        id: &str,
+        meta: &TierMetadata,
+        dir: &Path,
+    ) -> Result<(u64, u64, u64)> {
+        let mut todo = Vec::new();
+        let mut skipped = 0;
+        for (p, e) in &meta.files {
+            safe_relative_path(p)?;
+            let local = dir.join(p);
+            let same = match tokio::fs::read(&local).await {
+                Ok(b) => b.len() as u64 == e.size && Sha256Hex::of(&b).as_str() == e.sha256,
+                Err(_) => false,
+            };
+            if same {
+                skipped += 1;
+            } else {
+                todo.push((p.clone(), e.clone()));
+            }
+        }
+        let n = todo.len() as u64;
+        let bytes = todo.iter().map(|t| t.1.size).sum();
+        futures::stream::iter(todo.into_iter().map(|(p, e)| {
+            let key = self.active_key(id, &p);
+            let path = dir.join(&p);
+            async move {
+                let b = self.get_bytes(&key).await?;
+                let got = Sha256Hex::of(&b);
+                if b.len() as u64 != e.size || got.as_str() != e.sha256 {
+                    return Err(Error::HashMismatch {
+                        path: p,
+                        expected: e.sha256,
+                        actual: got.as_str().into(),
+                    });
+                }
+                write_atomic(&path, &b).await
+            }
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok((n, bytes, skipped))
+    }
+
+    async fn download_archive(&self, meta: &TierMetadata, to: &Path) -> Result<()> {
+        let info = meta.archive.as_ref().ok_or_else(|| Error::Corrupt {
+            format: "tier metadata",
+            reason: "archived without archive info".into(),
+        })?;
+        let b = self.get_bytes(&self.archive_key(&meta.space_id)).await?;
+        let got = Sha256Hex::of(&b);
+        if b.len() as u64 != info.size || got.as_str() != info.sha256 {
+            return Err(Error::HashMismatch {
+                path: format!("archived/{}/workspace.db", meta.space_id),
+                expected: info.sha256.clone(),
+                actual: got.as_str().into(),
+            });
+        }
+        write_atomic(to, &b).await
+    }
+
+    /// Moves an active space to the archived tier (see the module docs for the
+    /// steps). Running it again after a crash finishes the job.
+    pub async fn archive(&self, id: &str) -> Result<TierReport> {
+        let start = self.instruments().requests();
+        let (meta, version) = self
+            .read_metadata(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+        let mut report = TierReport {
+            space_id: id.into(),
+            action: "archive".into(),
+            ..Default::default()
+        };
+        if meta.tier == Tier::Archived {
+            // Finish a crashed run: active leftovers are deleted.
+            report.transferred = self
+                .delete_prefix(&self.key(&format!("active/{id}")))
+                .await?;
+            report.action = "already archived".into();
+            report.requests = self.instruments().requests() - start;
+            return Ok(report);
+        }
+        let work = TempDir::new("archive")?;
+        let plain = work.0.join("plain");
+        self.download_active(id, &meta, &plain).await?;
+        let db = work.0.join("workspace.db");
+        tokio::task::block_in_place(|| {
+            convert(&plain, &db, ConvertOptions::default(), &mut |_| {})
+        })?;
+        let bytes = tokio::fs::read(&db)
+            .await
+            .map_err(|e| Error::io(db.display().to_string(), e))?;
+        let info = ArchiveInfo {
+            size: bytes.len() as u64,
+            sha256: Sha256Hex::of(&bytes).as_str().into(),
+            format_version: sila_store_core::archive::sqlite::FORMAT_VERSION,
+        };
+        let key = self.archive_key(id);
+        upload(&self.store, &key, bytes).await?;
+        // Verify the upload: size and hash of what the store gives back.
+        let back = self.get_bytes(&key).await?;
+        if back.len() as u64 != info.size || Sha256Hex::of(&back).as_str() != info.sha256 {
+            return Err(Error::HashMismatch {
+                path: key.to_string(),
+                expected: info.sha256,
+                actual: Sha256Hex::of(&back).as_str().into(),
+            });
+        }
+        let mut next = meta.clone();
+        next.tier = Tier::Archived;
+        next.archive = Some(info.clone());
+        next.files.clear();
+        next.generation += 1;
+        self.write_metadata(&next, Some(&version)).await?;
+        report.transferred = 1;
+        report.bytes = info.size;
+        report.skipped = self
+            .delete_prefix(&self.key(&format!("active/{id}")))
+            .await?;
+        report.requests = self.instruments().requests() - start;
+        Ok(report)
+    }
+
+    /// Moves an archived space back to the active tier (the mirror of [`archive`]).
+    ///
+    /// [`archive`]: TierStore::archive
+    pub async fn unarchive(&self, id: &str) -> Result<TierReport> {
+        let start = self.instruments().requests();
+        let (meta, version) = self
+            .read_metadata(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+        let mut report = TierReport {
+            space_id: id.into(),
+            action: "unarchive".into(),
+            ..Default::default()
+        };
+        if meta.tier == Tier::Active {
+            // Finish a crashed run: a leftover archive is deleted.
+            let key = self.archive_key(id);
+            match self.store.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(backend(e)),
+            }
+            report.action = "already active".into();
+            report.requests = self.instruments().requests() - start;
+            return Ok(report);
+        }
+        let work = TempDir::new("unarchive")?;
+        let db = work.0.join("workspace.db");
+        self.download_archive(&meta, &db).await?;
+        let plain = work.0.join("plain");
+        tokio::task::block_in_place(|| {
+            convert(&db, &plain, ConvertOptions::default(), &mut |_| {})
+        })?;
+        let mut source = PlainSource::open(&plain)?;
+        let files = listing(&mut source, &mut |_| {})?;
+        futures::stream::iter(files.keys().map(|p| {
+            let key = self.active_key(id, p);
+            let path = plain.join(p);
+            async move {
+                let b = tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| Error::io(path.display().to_string(), e))?;
+                self.store
+                    .put(&key, PutPayload::from(b))
+                    .await
+                    .map_err(backend)?;
+                Ok::<_, Error>(())
+            }
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        // Verify the uploads: every file listed with its size.
+        let prefix = self.key(&format!("active/{id}"));
+        let listed: BTreeMap<String, u64> = self
+            .list_keys(&prefix)
+            .await?
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size))
+            .collect();
+        for (p, d) in &files {
+            if listed.get(&self.active_key(id, p).to_string()) != Some(&d.size) {
+                return Err(Error::SizeMismatch {
+                    path: p.clone(),
+                    expected: d.size,
+                    actual: listed
+                        .get(&self.active_key(id, p).to_string())
+                        .copied()
+                        .unwrap_or(0),
+                });
+            }
+        }
+        let mut next = meta.clone();
+        next.tier = Tier::Active;
+        next.archive = None;
+        next.files = files
+            .iter()
+            .map(|(p, d)| {
+                (
+                    p.clone(),
+                    IndexEntry {
+                        size: d.size,
+                        sha256: d.sha256.as_str().into(),
+                    },
+                )
+            })
+            .collect();
+        next.generation += 1;
+        next.last_activity_ms = now_ms();
+        self.write_metadata(&next, Some(&version)).await?;
+        report.transferred = files.len() as u64;
+        report.bytes = files.values().map(|d| d.size).sum();
+        match self.store.delete(&self.archive_key(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(backend(e)),
+        }
+        report.requests = self.instruments().requests() - start;
+        Ok(report)
+    }
+
+    /// Opens a space for use: unarchives it if archived ("unarchive on access"), then
+    /// pulls its files into `dir`.
+    pub async fn open_space(&self, id: &str, dir: &Path) -> Result<TierReport> {
+        if let Some((m, _)) = self.read_metadata(id).await? {
+            if m.tier == Tier::Archived {
+                self.unarchive(id).await?;
+            }
+        }
+        self.pull(id, dir).await
+    }
+
+    async fn delete_prefix(&self, prefix: &ObjPath) -> Result<u64> {
+        let keys: Vec<ObjPath> = self
+            .list_keys(prefix)
+            .await?
+            .into_iter()
+            .map(|m| m.location)
+            .collect();
+        let n = keys.len() as u64;
+        let stream = futures::stream::iter(keys.into_iter().map(Ok)).boxed();
+        self.store
+            .delete_stream(stream)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(backend)?;
+        Ok(n)
+    }
+
+    /// Every space the store knows: by metadata, and by active objects without one.
+    pub async fn spaces(&self) -> Result<BTreeMap<String, Option<TierMetadata>>> {
+        let mut out = BTreeMap::new();
+        for m in self.list_keys(&self.key("metadata")).await? {
+            let name = m.location.filename().unwrap_or_default();
+            if let Some(id) = name.strip_suffix(".json") {
+                if let Some((meta, _)) = self.read_metadata(id).await? {
+                    out.insert(id.to_string(), Some(meta));
+                }
+            }
+        }
+        let active = self
+            .store
+            .list_with_delimiter(Some(&self.key("active")))
+            .await
+            .map_err(backend)?;
+        for p in active.common_prefixes {
+            if let Some(id) = p.filename() {
+                out.entry(id.to_string()).or_insert(None);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Archives every active space idle for more than `inactive_days` (last activity
+    /// from its metadata, else its newest object), `concurrency` at a time.
+    pub async fn sweep(
+        &self,
+        inactive_days: u64,
+        dry_run: bool,
+        concurrency: usize,
+    ) -> Result<Vec<SweepItem>> {
+        let cutoff = now_ms().saturating_sub(inactive_days * 86_400_000);
+        let mut candidates = Vec::new();
+        let mut items = Vec::new();
+        for (id, meta) in self.spaces().await? {
+            let last = match &meta {
+                Some(m) if m.tier == Tier::Archived => {
+                    items.push(SweepItem::new(
+                        &id,
+                        "already archived",
+                        Some(m.last_activity_ms),
+                    ));
+                    continue;
+                }
+                Some(m) => m.last_activity_ms,
+                None => self
+                    .list_keys(&self.key(&format!("active/{id}")))
+                    .await?
+                    .iter()
+                    .map(|o| o.last_modified.timestamp_millis().max(0) as u64)
+                    .max()
+                    .unwrap_or(0),
+            };
+            if last >= cutoff {
+                items.push(SweepItem::new(&id, "active (recent)", Some(last)));
+            } else if meta.is_none() {
+                items.push(SweepItem::new(
+                    &id,
+                    "skipped: no metadata (push it once to index it)",
+                    Some(last),
+                ));
+            } else if dry_run {
+                items.push(SweepItem::new(&id, "would archive", Some(last)));
+            } else {
+                candidates.push((id, last));
+            }
+        }
+        let done: Vec<SweepItem> =
+            futures::stream::iter(candidates.into_iter().map(|(id, last)| async move {
+                match self.archive(&id).await {
+                    Ok(_) => SweepItem::new(&id, "archived", Some(last)),
+                    Err(e) => SweepItem::new(&id, &format!("failed: {e}"), Some(last)),
+                }
+            }))
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        items.extend(done);
+        items.sort_by(|a, b| a.space_id.cmp(&b.space_id));
+        Ok(items)
+    }
+
+    /// The seed's `syncWorkspace`: stores the ops of `tree` the server lacks (dedup by
+    /// counter and peer) as lines appended to the peers' ops files of today's UTC day,
+    /// and returns the ops the client lacks: those not in `client_ops` and, if given,
+    /// not covered by the client's state vector (`{peer: [[start, end], …]}`).
+    pub async fn sync_tree(
+        &self,
+        id: &str,
+        tree: &TreeId,
+        client_ops: &[WireOp],
+        client_state: Option<&BTreeMap<String, Vec<[u64; 2]>>>,
+    ) -> Result<Vec<WireOp>> {
+        let day = Day::from_unix_seconds((now_ms() / 1000) as i64);
+        loop {
+            let (mut meta, version) = self.active_metadata(id).await?;
+            let server_ops = self.tree_ops(id, &meta, tree).await?;
+            let known: BTreeSet<(u64, String)> = server_ops
+                .iter()
+                .map(|o| (o.id.counter, o.id.peer_id.clone()))
+                .collect();
+            // New ops, grouped into the file each belongs to.
+            let mut new_lines: BTreeMap<OpsFileKey, Vec<String>> = BTreeMap::new();
+            let mut seen = BTreeSet::new();
+            for op in client_ops {
+                let k = (op.id.counter, op.id.peer_id.clone());
+                if known.contains(&k) || !seen.insert(k) || op.transient {
+                    continue;
+                }
+                let (line, kind) = op.to_line()?;
+                let key = OpsFileKey {
+                    tree: tree.clone(),
+                    day,
+                    peer: PeerId::new(&op.id.peer_id)?,
+                    kind,
+                };
+                new_lines.entry(key).or_default().push(line);
+            }
+            for (key, lines) in &new_lines {
+                let rel = key.path();
+                let obj = self.active_key(id, &rel);
+                let mut bytes = match meta.files.get(&rel) {
+                    Some(_) => self.get_bytes(&obj).await?,
+                    None => Vec::new(),
+                };
+                for l in lines {
+                    bytes.extend_from_slice(l.as_bytes());
+                    bytes.push(b'\n');
+                }
+                meta.files.insert(
+                    rel,
+                    IndexEntry {
+                        size: bytes.len() as u64,
+                        sha256: Sha256Hex::of(&bytes).as_str().into(),
+                    },
+                );
+                self.store
+                    .put(&obj, PutPayload::from(bytes))
+                    .await
+                    .map_err(backend)?;
+            }
+            if !new_lines.is_empty() {
+                meta.generation += 1;
+                meta.last_activity_ms = now_ms();
+                match self.write_metadata(&meta, version.as_ref()).await {
+                    Ok(()) => {}
+                    // Someone else wrote meanwhile (maybe to the same file): redo
+                    // against their state; lines already there are deduplicated.
+                    Err(Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            let client_has: BTreeSet<(u64, &str)> = client_ops
+                .iter()
+                .map(|o| (o.id.counter, o.id.peer_id.as_str()))
+                .collect();
+            let covered = |o: &WireOp| {
+                client_has.contains(&(o.id.counter, o.id.peer_id.as_str()))
+                    || client_state.is_some_and(|sv| {
+                        sv.get(&o.id.peer_id).is_some_and(|r| {
+                            r.iter().any(|[a, b]| (*a..=*b).contains(&o.id.counter))
+                        })
+                    })
+            };
+            return Ok(server_ops.into_iter().filter(|o| !covered(o)).collect());
+        }
+    }
+
+    /// Every op of a tree in the active tier, in `getOperations` order.
+    async fn tree_ops(&self, id: &str, meta: &TierMetadata, tree: &TreeId) -> Result<Vec<WireOp>> {
+        let mut out = Vec::new();
+        let mut files: Vec<(OpsFileKey, String)> = meta
+            .files
+            .keys()
+            .filter_map(|p| match EntryKind::from_path(p) {
+                Ok(EntryKind::OpsFile(k)) if &k.tree == tree => Some((k, p.clone())),
+                _ => None,
+            })
+            .collect();
+        files.sort_by(|a, b| {
+            (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
+        });
+        for (key, rel) in files {
+            let bytes = self.get_bytes(&self.active_key(id, &rel)).await?;
+            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
+                path: rel.clone(),
+                line,
+            })?;
+            for l in text.lines {
+                if let Some(op) =
+                    sila_store_core::model::sila_tree_op(l, key.kind, key.peer.as_str())
+                {
+                    out.push(WireOp::from_tree_op(&op));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ops of a tree in a day range, from whichever tier holds the space.
+    pub async fn get_operations(
+        &self,
+        id: &str,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Vec<Operation>> {
+        let dir = TempDir::new("ops")?;
+        self.pull(id, &dir.0.join("w")).await?;
+        tokio::task::block_in_place(|| {
+            crate::workspace::with_source(&dir.0.join("w"), |s| s.get_operations(tree, from, to))
+        })
+    }
+}
+
+/// One line of a sweep's summary.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepItem {
+    /// The space.
+    pub space_id: String,
+    /// What happened.
+    pub outcome: String,
+    /// Its last activity (Unix ms), if known.
+    pub last_activity_ms: Option<u64>,
+}
+
+impl SweepItem {
+    fn new(id: &str, outcome: &str, last: Option<u64>) -> Self {
+        SweepItem {
+            space_id: id.into(),
+            outcome: outcome.into(),
+            last_activity_ms: last,
+        }
+    }
+}
+
+/// An op as Sila's sync protocol carries it (SILA-FORMAT.md §7):
+/// `{"id":{"counter":42,"peerId":"…"},"targetId":"…","parentId":…}` for a move,
+/// `{…,"key":"k","value":…,"transient":false}` for a property (no `value` = deleted).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireOp {
+    /// Counter and peer.
+    pub id: WireOpId,
+    /// The vertex.
+    pub target_id: String,
+    /// For a move: the new parent (`null` = root). Absent for a property.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub parent_id: Option<Option<String>>,
+    /// For a property: its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// For a property: its value (absent = deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// Transient ops are never stored.
+    #[serde(default)]
+    pub transient: bool,
+}
+
+/// `{counter, peerId}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireOpId {
+    /// Lamport counter.
+    pub counter: u64,
+    /// Peer.
+    pub peer_id: String,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+impl WireOp {
+    fn from_tree_op(op: &sila_store_core::reptree::TreeOp) -> Self {
+        use sila_store_core::reptree::OpKind;
+        let id = WireOpId {
+            counter: op.id.counter,
+            peer_id: op.id.peer.clone(),
+        };
+        match &op.kind {
+            OpKind::Move { parent } => WireOp {
+                id,
+                target_id: op.target.clone(),
+                parent_id: Some(parent.clone()),
+                key: None,
+                value: None,
+                transient: false,
+            },
+            OpKind::Set { key, value } => WireOp {
+                id,
+                target_id: op.target.clone(),
+                parent_id: None,
+                key: Some(key.clone()),
+                value: value.as_deref().and_then(|v| serde_json::from_str(v).ok()),
+                transient: false,
+            },
+        }
+    }
+
+    /// The line Sila writes for this op, and the file kind it goes to.
+    fn to_line(&self) -> Result<(String, OpsFileKind)> {
+        let (op, kind, value);
+        if let Some(parent) = &self.parent_id {
+            op = OpLine::Move {
+                counter: self.id.counter,
+                target: &self.target_id,
+                parent: parent.as_deref(),
+            };
+            kind = OpsFileKind::Moves;
+        } else {
+            let key = self
+                .key
+                .as_deref()
+                .ok_or_else(|| Error::InvalidArgument("an op needs parentId or key".into()))?;
+            // JSON.stringify(value === undefined ? {} : value); serde_json writes
+            // strings, booleans, null, integers and nested values as JavaScript does.
+            value = match &self.value {
+                None => "{}".to_string(),
+                Some(v) => {
+                    serde_json::to_string(v).map_err(|e| Error::InvalidArgument(e.to_string()))?
+                }
+            };
+            op = OpLine::Prop {
+                counter: self.id.counter,
+                target: &self.target_id,
+                key,
+                value: &value,
+            };
+            kind = OpsFileKind::Props;
+        }
+        let mut line = String::new();
+        encode_line(&op, kind, &mut line);
+        if sila_store_core::ops::parse_line(&line, kind) != op {
+            return Err(Error::InvalidArgument(format!(
+                "op cannot be written as a Sila line: {line}"
+            )));
+        }
+        Ok((line, kind))
+    }
+}
+
+fn space_id_of(source: &mut PlainSource) -> Result<String> {
+    let entries = source.entries()?;
+    let sj = entries
+        .iter()
+        .find(|e| e.kind == EntryKind::SpaceJson)
+        .ok_or_else(|| {
+            Error::NotAWorkspace("no space-v1/space.json: cannot tell the space id".into())
+        })?;
+    let bytes = sila_store_core::entries::read_all(source.open(sj)?, &sj.path)?;
+    let id = sila_store_core::space::space_id_from_json(&bytes)
+        .ok_or_else(|| Error::NotAWorkspace("space.json has no id".into()))?;
+    valid_space_id(&id)?;
+    Ok(id)
+}
+
+async fn upload(store: &Arc<Instrumented>, key: &ObjPath, bytes: Vec<u8>) -> Result<()> {
+    const PART: usize = 16 << 20;
+    if bytes.len() <= PART {
+        store
+            .put(key, PutPayload::from(bytes))
+            .await
+            .map_err(backend)?;
+        return Ok(());
+    }
+    let mut up = store.put_multipart(key).await.map_err(backend)?;
+    for chunk in bytes.chunks(PART) {
+        up.put_part(PutPayload::from(chunk.to_vec()))
+            .await
+            .map_err(backend)?;
+    }
+    up.complete().await.map_err(backend)?;
+    Ok(())
+}
+
+async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |e| Error::io(path.display().to_string(), e);
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(io)?;
+    }
+    let tmp = path.with_file_name(format!(
+        ".{}.sila-store-part-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+    let f = tokio::fs::File::open(&tmp).await.map_err(io)?;
+    f.sync_all().await.map_err(io)?;
+    tokio::fs::rename(&tmp, path).await.map_err(io)?;
+    Ok(())
+}
+
+/// A temporary folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "sila-store-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
+        Ok(TempDir(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A temporary file beside `dir`, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(dir: &Path, name: &str) -> Result<Self> {
+        let base = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(base).map_err(|e| Error::io(base.display().to_string(), e))?;
+        Ok(TempFile(base.join(format!(
+            ".sila-store-{name}-{}",
+            std::process::id()
+        ))))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

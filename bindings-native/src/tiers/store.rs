@@ -1,0 +1,248 @@
+//! Where tiers live: any `object_store` (S3 and S3-compatible services, a local
+//! folder, memory) under a key prefix, wrapped to count requests, add latency and
+//! inject failures.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use sila_store_core::Error;
+
+/// Maps an object store error to ours.
+pub fn backend(e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. } => {
+            Error::Conflict(e.to_string())
+        }
+        object_store::Error::NotFound { path, .. } => Error::NotFound(path),
+        other => Error::Backend(other.to_string()),
+    }
+}
+
+/// Request counts, added latency and an injected failure, shared by clones.
+#[derive(Debug, Default)]
+pub struct Instruments {
+    /// Requests made (every call of the store: get, put, list page, delete, …).
+    pub requests: AtomicU64,
+    /// Added latency per request, in milliseconds.
+    pub delay_ms: AtomicU64,
+    /// When non-zero: the request with this number (1-based) and every later one
+    /// fails, as if the process had died there.
+    pub fail_from: AtomicU64,
+}
+
+impl Instruments {
+    /// Requests so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    async fn enter(&self, what: &str) -> object_store::Result<()> {
+        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let fail = self.fail_from.load(Ordering::SeqCst);
+        if fail != 0 && n >= fail {
+            return Err(object_store::Error::Generic {
+                store: "instrumented",
+                source: format!("injected failure at request {n} ({what})").into(),
+            });
+        }
+        let d = self.delay_ms.load(Ordering::SeqCst);
+        if d > 0 {
+            tokio::time::sleep(Duration::from_millis(d)).await;
+        }
+        Ok(())
+    }
+}
+
+/// An object store that counts requests, can add latency and can fail on purpose.
+#[derive(Debug)]
+pub struct Instrumented {
+    inner: Arc<dyn ObjectStore>,
+    /// The counters and knobs.
+    pub instruments: Arc<Instruments>,
+}
+
+impl Instrumented {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
+        Instrumented {
+            inner,
+            instruments: Arc::new(Instruments::default()),
+        }
+    }
+}
+
+impl fmt::Display for Instrumented {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instrumented({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Instrumented {
+    async fn put_opts(
+        &self,
+        location: &ObjPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.instruments.enter("put").await?;
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.instruments.enter("multipart").await?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.instruments.enter("get").await?;
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+        let inner = Arc::clone(&self.inner);
+        let ins = Arc::clone(&self.instruments);
+        locations
+            .then(move |loc| {
+                let inner = Arc::clone(&inner);
+                let ins = Arc::clone(&ins);
+                async move {
+                    let loc = loc?;
+                    ins.enter("delete").await?;
+                    let one = futures::stream::once(async { Ok(loc) }).boxed();
+                    match inner.delete_stream(one).next().await {
+                        Some(r) => r,
+                        None => Err(object_store::Error::Generic {
+                            store: "instrumented",
+                            source: "delete returned nothing".into(),
+                        }),
+                    }
+                }
+            })
+            .boxed()
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let ins = Arc::clone(&self.instruments);
+        let inner = self.inner.list(prefix);
+        futures::stream::once(async move { ins.enter("list").await })
+            .flat_map(move |r| match r {
+                Ok(()) => futures::stream::empty().boxed(),
+                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+            })
+            .chain(inner)
+            .boxed()
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> object_store::Result<ListResult> {
+        self.instruments.enter("list").await?;
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjPath,
+        to: &ObjPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.instruments.enter("copy").await?;
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A configured store: the object store and the key prefix of this deployment.
+#[derive(Clone, Debug)]
+pub struct TierStore {
+    /// The store, instrumented.
+    pub store: Arc<Instrumented>,
+    /// Key prefix (may be empty).
+    pub prefix: String,
+    /// Whether the store does conditional updates (`If-Match`) itself; a local folder
+    /// does not, and is then guarded by a lock in this process.
+    pub native_cas: bool,
+}
+
+impl TierStore {
+    /// Opens `s3://bucket/prefix` (configured from `AWS_*` variables: endpoint,
+    /// region, credentials, `AWS_ALLOW_HTTP`, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`),
+    /// `file:///path/prefix` (the same layout in a local folder) or `memory://prefix`.
+    pub fn open(url: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::InvalidArgument(format!("store {url:?}: {why}"));
+        let (store, prefix, native_cas): (Arc<dyn ObjectStore>, String, bool) =
+            if let Some(rest) = url.strip_prefix("s3://") {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(bad("no bucket"));
+                }
+                let s3 = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(backend)?;
+                (Arc::new(s3), prefix.trim_matches('/').to_string(), true)
+            } else if let Some(path) = url.strip_prefix("file://") {
+                if !path.starts_with('/') {
+                    return Err(bad("file:// needs an absolute path"));
+                }
+                std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+                let fs =
+                    object_store::local::LocalFileSystem::new_with_prefix(path).map_err(backend)?;
+                (Arc::new(fs), String::new(), false)
+            } else if let Some(prefix) = url.strip_prefix("memory://") {
+                (
+                    Arc::new(object_store::memory::InMemory::new()),
+                    prefix.trim_matches('/').to_string(),
+                    true,
+                )
+            } else {
+                return Err(bad(
+                    "expected s3://bucket/prefix, file:///path or memory://",
+                ));
+            };
+        Ok(TierStore {
+            store: Arc::new(Instrumented::new(store)),
+            prefix,
+            native_cas,
+        })
+    }
+
+    /// The key `prefix/rest`.
+    pub fn key(&self, rest: &str) -> ObjPath {
+        if self.prefix.is_empty() {
+            ObjPath::from(rest)
+        } else {
+            ObjPath::from(format!("{}/{rest}", self.prefix))
+        }
+    }
+
+    /// The instruments (request count, delay, failure injection).
+    pub fn instruments(&self) -> &Instruments {
+        &self.store.instruments
+    }
+}
