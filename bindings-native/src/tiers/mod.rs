@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
@@ -185,32 +185,58 @@ impl TierStore {
         let key = self.meta_key(&meta.space_id);
         let body =
             serde_json::to_vec_pretty(meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        self.put_if(&key, body, expected).await
+    }
+
+    /// Writes `bytes` at `key` only if the object is still at `expected` (`None`: only
+    /// if there is none): `If-Match` / `If-None-Match: *`. A local folder has no
+    /// conditional update: there the check and the write happen under a lock (safe
+    /// between the writers of this process; several processes need S3).
+    pub async fn put_if(
+        &self,
+        key: &ObjPath,
+        bytes: Vec<u8>,
+        expected: Option<&UpdateVersion>,
+    ) -> Result<()> {
         let mode = match expected {
             None => PutMode::Create,
             Some(v) => PutMode::Update(v.clone()),
         };
         if self.native_cas || matches!(mode, PutMode::Create) {
             self.store
-                .put_opts(&key, PutPayload::from(body), PutOptions::from(mode))
+                .put_opts(key, PutPayload::from(bytes), PutOptions::from(mode))
                 .await
                 .map_err(backend)?;
             return Ok(());
         }
-        // A local folder has no conditional update: compare and write under a lock
-        // (safe between writers of this process; several processes need S3).
         static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let _guard = LOCK.lock().await;
-        let current = self.store.head(&key).await.map_err(backend)?;
+        let current = self.store.head(key).await.map_err(backend)?;
         if let PutMode::Update(v) = mode {
             if current.e_tag != v.e_tag {
                 return Err(Error::Conflict(format!("{key} changed")));
             }
         }
         self.store
-            .put_opts(&key, PutPayload::from(body), PutOptions::default())
+            .put_opts(key, PutPayload::from(bytes), PutOptions::default())
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    /// An object's bytes and version, `None` if it does not exist.
+    async fn get_versioned(&self, key: &ObjPath) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
+        match self.store.get(key).await {
+            Ok(r) => {
+                let v = UpdateVersion {
+                    e_tag: r.meta.e_tag.clone(),
+                    version: r.meta.version.clone(),
+                };
+                Ok(Some((r.bytes().await.map_err(backend)?.to_vec(), v)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     async fn get_bytes(&self, key: &ObjPath) -> Result<Vec<u8>> {
@@ -289,16 +315,22 @@ impl TierStore {
     }
 
     /// Metadata of an active space (unarchiving it if archived; new if none).
-    async fn active_metadata(&self, id: &str) -> Result<(TierMetadata, Option<UpdateVersion>)> {
-        loop {
-            match self.read_metadata(id).await? {
-                None => return Ok((TierMetadata::new(id), None)),
-                Some((m, v)) if m.tier == Tier::Active => return Ok((m, Some(v))),
-                Some(_) => {
-                    self.unarchive(id).await?;
+    fn active_metadata<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(TierMetadata, Option<UpdateVersion>)>> {
+        async move {
+            loop {
+                match self.read_metadata(id).await? {
+                    None => return Ok((TierMetadata::new(id), None)),
+                    Some((m, v)) if m.tier == Tier::Active => return Ok((m, Some(v))),
+                    Some(_) => {
+                        self.unarchive(id).await?;
+                    }
                 }
             }
         }
+        .boxed()
     }
 
     /// Downloads a space's active files into `dir` (created if missing); only files
@@ -336,49 +368,67 @@ impl TierStore {
         Ok(report)
     }
 
-    async fn download_active(
-        &self,
-        id: &str,
-        meta: &TierMetadata,
-        dir: &Path,
-    ) -> Result<(u64, u64, u64)> {
-        let mut todo = Vec::new();
-        let mut skipped = 0;
-        for (p, e) in &meta.files {
-            safe_relative_path(p)?;
-            let local = dir.join(p);
-            let same = match tokio::fs::read(&local).await {
-                Ok(b) => b.len() as u64 == e.size && Sha256Hex::of(&b).as_str() == e.sha256,
-                Err(_) => false,
-            };
-            if same {
-                skipped += 1;
-            } else {
-                todo.push((p.clone(), e.clone()));
-            }
-        }
-        let n = todo.len() as u64;
-        let bytes = todo.iter().map(|t| t.1.size).sum();
-        futures::stream::iter(todo.into_iter().map(|(p, e)| {
-            let key = self.active_key(id, &p);
-            let path = dir.join(&p);
-            async move {
-                let b = self.get_bytes(&key).await?;
-                let got = Sha256Hex::of(&b);
-                if b.len() as u64 != e.size || got.as_str() != e.sha256 {
-                    return Err(Error::HashMismatch {
-                        path: p,
-                        expected: e.sha256,
-                        actual: got.as_str().into(),
-                    });
+    fn download_active<'a>(
+        &'a self,
+        id: &'a str,
+        meta: &'a TierMetadata,
+        dir: &'a Path,
+    ) -> futures::future::BoxFuture<'a, Result<(u64, u64, u64)>> {
+        async move {
+            let mut todo = Vec::new();
+            let mut skipped = 0;
+            for (p, e) in &meta.files {
+                safe_relative_path(p)?;
+                let local = dir.join(p);
+                let same = match tokio::fs::read(&local).await {
+                    Ok(b) => b.len() as u64 == e.size && Sha256Hex::of(&b).as_str() == e.sha256,
+                    Err(_) => false,
+                };
+                if same {
+                    skipped += 1;
+                } else {
+                    todo.push((p.clone(), e.clone()));
                 }
-                write_atomic(&path, &b).await
             }
-        }))
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
-        Ok((n, bytes, skipped))
+            let n = todo.len() as u64;
+            let bytes = todo.iter().map(|t| t.1.size).sum();
+            let jobs: Vec<(String, IndexEntry, ObjPath, PathBuf)> = todo
+                .into_iter()
+                .map(|(p, e)| {
+                    let key = self.active_key(id, &p);
+                    let path = dir.join(&p);
+                    (p, e, key, path)
+                })
+                .collect();
+            let store = Arc::clone(&self.store);
+            futures::stream::iter(jobs.into_iter().map(move |(p, e, key, path)| {
+                let store = Arc::clone(&store);
+                async move {
+                    let b = store
+                        .get(&key)
+                        .await
+                        .map_err(backend)?
+                        .bytes()
+                        .await
+                        .map_err(backend)?
+                        .to_vec();
+                    let got = Sha256Hex::of(&b);
+                    if b.len() as u64 != e.size || got.as_str() != e.sha256 {
+                        return Err(Error::HashMismatch {
+                            path: p,
+                            expected: e.sha256,
+                            actual: got.as_str().into(),
+                        });
+                    }
+                    write_atomic(&path, &b).await
+                }
+            }))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+            Ok((n, bytes, skipped))
+        }
+        .boxed()
     }
 
     async fn download_archive(&self, meta: &TierMetadata, to: &Path) -> Result<()> {
@@ -400,164 +450,172 @@ impl TierStore {
 
     /// Moves an active space to the archived tier (see the module docs for the
     /// steps). Running it again after a crash finishes the job.
-    pub async fn archive(&self, id: &str) -> Result<TierReport> {
-        let start = self.instruments().requests();
-        let (meta, version) = self
-            .read_metadata(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
-        let mut report = TierReport {
-            space_id: id.into(),
-            action: "archive".into(),
-            ..Default::default()
-        };
-        if meta.tier == Tier::Archived {
-            // Finish a crashed run: active leftovers are deleted.
-            report.transferred = self
+    pub fn archive<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<TierReport>> {
+        async move {
+            let start = self.instruments().requests();
+            let (meta, version) = self
+                .read_metadata(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+            let mut report = TierReport {
+                space_id: id.into(),
+                action: "archive".into(),
+                ..Default::default()
+            };
+            if meta.tier == Tier::Archived {
+                // Finish a crashed run: active leftovers are deleted.
+                report.transferred = self
+                    .delete_prefix(&self.key(&format!("active/{id}")))
+                    .await?;
+                report.action = "already archived".into();
+                report.requests = self.instruments().requests() - start;
+                return Ok(report);
+            }
+            let work = TempDir::new("archive")?;
+            let plain = work.0.join("plain");
+            match self.download_active(id, &meta, &plain).await {
+                Ok(_) => {}
+                Err(Error::HashMismatch { path, .. } | Error::NotFound(path)) => {
+                    return Err(Error::Conflict(format!(
+                        "{path} changed while archiving; nothing was archived, run again"
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
+            let db = work.0.join("workspace.db");
+            tokio::task::block_in_place(|| {
+                convert(&plain, &db, ConvertOptions::default(), &mut |_| {})
+            })?;
+            let bytes = tokio::fs::read(&db)
+                .await
+                .map_err(|e| Error::io(db.display().to_string(), e))?;
+            let info = ArchiveInfo {
+                size: bytes.len() as u64,
+                sha256: Sha256Hex::of(&bytes).as_str().into(),
+                format_version: sila_store_core::archive::sqlite::FORMAT_VERSION,
+            };
+            let key = self.archive_key(id);
+            upload(&self.store, &key, bytes).await?;
+            // Verify the upload: size and hash of what the store gives back.
+            let back = self.get_bytes(&key).await?;
+            if back.len() as u64 != info.size || Sha256Hex::of(&back).as_str() != info.sha256 {
+                return Err(Error::HashMismatch {
+                    path: key.to_string(),
+                    expected: info.sha256,
+                    actual: Sha256Hex::of(&back).as_str().into(),
+                });
+            }
+            let mut next = meta.clone();
+            next.tier = Tier::Archived;
+            next.archive = Some(info.clone());
+            next.files.clear();
+            next.generation += 1;
+            self.write_metadata(&next, Some(&version)).await?;
+            report.transferred = 1;
+            report.bytes = info.size;
+            report.skipped = self
                 .delete_prefix(&self.key(&format!("active/{id}")))
                 .await?;
-            report.action = "already archived".into();
             report.requests = self.instruments().requests() - start;
-            return Ok(report);
+            Ok(report)
         }
-        let work = TempDir::new("archive")?;
-        let plain = work.0.join("plain");
-        self.download_active(id, &meta, &plain).await?;
-        let db = work.0.join("workspace.db");
-        tokio::task::block_in_place(|| {
-            convert(&plain, &db, ConvertOptions::default(), &mut |_| {})
-        })?;
-        let bytes = tokio::fs::read(&db)
-            .await
-            .map_err(|e| Error::io(db.display().to_string(), e))?;
-        let info = ArchiveInfo {
-            size: bytes.len() as u64,
-            sha256: Sha256Hex::of(&bytes).as_str().into(),
-            format_version: sila_store_core::archive::sqlite::FORMAT_VERSION,
-        };
-        let key = self.archive_key(id);
-        upload(&self.store, &key, bytes).await?;
-        // Verify the upload: size and hash of what the store gives back.
-        let back = self.get_bytes(&key).await?;
-        if back.len() as u64 != info.size || Sha256Hex::of(&back).as_str() != info.sha256 {
-            return Err(Error::HashMismatch {
-                path: key.to_string(),
-                expected: info.sha256,
-                actual: Sha256Hex::of(&back).as_str().into(),
-            });
-        }
-        let mut next = meta.clone();
-        next.tier = Tier::Archived;
-        next.archive = Some(info.clone());
-        next.files.clear();
-        next.generation += 1;
-        self.write_metadata(&next, Some(&version)).await?;
-        report.transferred = 1;
-        report.bytes = info.size;
-        report.skipped = self
-            .delete_prefix(&self.key(&format!("active/{id}")))
-            .await?;
-        report.requests = self.instruments().requests() - start;
-        Ok(report)
+        .boxed()
     }
 
     /// Moves an archived space back to the active tier (the mirror of [`archive`]).
     ///
     /// [`archive`]: TierStore::archive
-    pub async fn unarchive(&self, id: &str) -> Result<TierReport> {
-        let start = self.instruments().requests();
-        let (meta, version) = self
-            .read_metadata(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
-        let mut report = TierReport {
-            space_id: id.into(),
-            action: "unarchive".into(),
-            ..Default::default()
-        };
-        if meta.tier == Tier::Active {
-            // Finish a crashed run: a leftover archive is deleted.
-            let key = self.archive_key(id);
-            match self.store.delete(&key).await {
+    pub fn unarchive<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<TierReport>> {
+        async move {
+            let start = self.instruments().requests();
+            let (meta, version) = self
+                .read_metadata(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+            let mut report = TierReport {
+                space_id: id.into(),
+                action: "unarchive".into(),
+                ..Default::default()
+            };
+            if meta.tier == Tier::Active {
+                // Finish a crashed run: a leftover archive is deleted.
+                let key = self.archive_key(id);
+                match self.store.delete(&key).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(backend(e)),
+                }
+                report.action = "already active".into();
+                report.requests = self.instruments().requests() - start;
+                return Ok(report);
+            }
+            let work = TempDir::new("unarchive")?;
+            let db = work.0.join("workspace.db");
+            self.download_archive(&meta, &db).await?;
+            let plain = work.0.join("plain");
+            tokio::task::block_in_place(|| {
+                convert(&db, &plain, ConvertOptions::default(), &mut |_| {})
+            })?;
+            let mut source = PlainSource::open(&plain)?;
+            let files = listing(&mut source, &mut |_| {})?;
+            let jobs: Vec<(PathBuf, ObjPath)> = files
+                .keys()
+                .map(|p| (plain.join(p), self.active_key(id, p)))
+                .collect();
+            upload_files(&self.store, jobs).await?;
+            // Verify the uploads: every file listed with its size.
+            let prefix = self.key(&format!("active/{id}"));
+            let listed: BTreeMap<String, u64> = self
+                .list_keys(&prefix)
+                .await?
+                .into_iter()
+                .map(|m| (m.location.to_string(), m.size))
+                .collect();
+            for (p, d) in &files {
+                if listed.get(&self.active_key(id, p).to_string()) != Some(&d.size) {
+                    return Err(Error::SizeMismatch {
+                        path: p.clone(),
+                        expected: d.size,
+                        actual: listed
+                            .get(&self.active_key(id, p).to_string())
+                            .copied()
+                            .unwrap_or(0),
+                    });
+                }
+            }
+            let mut next = meta.clone();
+            next.tier = Tier::Active;
+            next.archive = None;
+            next.files = files
+                .iter()
+                .map(|(p, d)| {
+                    (
+                        p.clone(),
+                        IndexEntry {
+                            size: d.size,
+                            sha256: d.sha256.as_str().into(),
+                        },
+                    )
+                })
+                .collect();
+            next.generation += 1;
+            next.last_activity_ms = now_ms();
+            self.write_metadata(&next, Some(&version)).await?;
+            report.transferred = files.len() as u64;
+            report.bytes = files.values().map(|d| d.size).sum();
+            match self.store.delete(&self.archive_key(id)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(backend(e)),
             }
-            report.action = "already active".into();
             report.requests = self.instruments().requests() - start;
-            return Ok(report);
+            Ok(report)
         }
-        let work = TempDir::new("unarchive")?;
-        let db = work.0.join("workspace.db");
-        self.download_archive(&meta, &db).await?;
-        let plain = work.0.join("plain");
-        tokio::task::block_in_place(|| {
-            convert(&db, &plain, ConvertOptions::default(), &mut |_| {})
-        })?;
-        let mut source = PlainSource::open(&plain)?;
-        let files = listing(&mut source, &mut |_| {})?;
-        futures::stream::iter(files.keys().map(|p| {
-            let key = self.active_key(id, p);
-            let path = plain.join(p);
-            async move {
-                let b = tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| Error::io(path.display().to_string(), e))?;
-                self.store
-                    .put(&key, PutPayload::from(b))
-                    .await
-                    .map_err(backend)?;
-                Ok::<_, Error>(())
-            }
-        }))
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
-        // Verify the uploads: every file listed with its size.
-        let prefix = self.key(&format!("active/{id}"));
-        let listed: BTreeMap<String, u64> = self
-            .list_keys(&prefix)
-            .await?
-            .into_iter()
-            .map(|m| (m.location.to_string(), m.size))
-            .collect();
-        for (p, d) in &files {
-            if listed.get(&self.active_key(id, p).to_string()) != Some(&d.size) {
-                return Err(Error::SizeMismatch {
-                    path: p.clone(),
-                    expected: d.size,
-                    actual: listed
-                        .get(&self.active_key(id, p).to_string())
-                        .copied()
-                        .unwrap_or(0),
-                });
-            }
-        }
-        let mut next = meta.clone();
-        next.tier = Tier::Active;
-        next.archive = None;
-        next.files = files
-            .iter()
-            .map(|(p, d)| {
-                (
-                    p.clone(),
-                    IndexEntry {
-                        size: d.size,
-                        sha256: d.sha256.as_str().into(),
-                    },
-                )
-            })
-            .collect();
-        next.generation += 1;
-        next.last_activity_ms = now_ms();
-        self.write_metadata(&next, Some(&version)).await?;
-        report.transferred = files.len() as u64;
-        report.bytes = files.values().map(|d| d.size).sum();
-        match self.store.delete(&self.archive_key(id)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(backend(e)),
-        }
-        report.requests = self.instruments().requests() - start;
-        Ok(report)
+        .boxed()
     }
 
     /// Opens a space for use: unarchives it if archived ("unarchive on access"), then
@@ -642,7 +700,7 @@ impl TierStore {
                     .max()
                     .unwrap_or(0),
             };
-            if last >= cutoff {
+            if last > cutoff {
                 items.push(SweepItem::new(&id, "active (recent)", Some(last)));
             } else if meta.is_none() {
                 items.push(SweepItem::new(
@@ -683,7 +741,7 @@ impl TierStore {
         client_state: Option<&BTreeMap<String, Vec<[u64; 2]>>>,
     ) -> Result<Vec<WireOp>> {
         let day = Day::from_unix_seconds((now_ms() / 1000) as i64);
-        loop {
+        'retry: loop {
             let (mut meta, version) = self.active_metadata(id).await?;
             let server_ops = self.tree_ops(id, &meta, tree).await?;
             let known: BTreeSet<(u64, String)> = server_ops
@@ -691,7 +749,7 @@ impl TierStore {
                 .map(|o| (o.id.counter, o.id.peer_id.clone()))
                 .collect();
             // New ops, grouped into the file each belongs to.
-            let mut new_lines: BTreeMap<OpsFileKey, Vec<String>> = BTreeMap::new();
+            let mut new_lines: BTreeMap<OpsFileKey, Vec<(String, (u64, String))>> = BTreeMap::new();
             let mut seen = BTreeSet::new();
             for op in client_ops {
                 let k = (op.id.counter, op.id.peer_id.clone());
@@ -705,18 +763,41 @@ impl TierStore {
                     peer: PeerId::new(&op.id.peer_id)?,
                     kind,
                 };
-                new_lines.entry(key).or_default().push(line);
+                new_lines
+                    .entry(key)
+                    .or_default()
+                    .push((line, (op.id.counter, op.id.peer_id.clone())));
             }
             for (key, lines) in &new_lines {
                 let rel = key.path();
                 let obj = self.active_key(id, &rel);
-                let mut bytes = match meta.files.get(&rel) {
-                    Some(_) => self.get_bytes(&obj).await?,
-                    None => Vec::new(),
+                // Append to what the object holds now (even lines of a writer whose
+                // index update has not landed), written only if it did not change
+                // meanwhile.
+                let current = self.get_versioned(&obj).await?;
+                let (mut bytes, version) = match current {
+                    Some((b, v)) => (b, Some(v)),
+                    None => (Vec::new(), None),
                 };
-                for l in lines {
-                    bytes.extend_from_slice(l.as_bytes());
+                let present: BTreeSet<(u64, String)> = OpsText::split(&bytes)
+                    .map(|t| {
+                        t.lines
+                            .iter()
+                            .filter_map(|l| {
+                                sila_store_core::model::sila_tree_op(l, key.kind, key.peer.as_str())
+                            })
+                            .map(|o| (o.id.counter, o.id.peer))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !bytes.is_empty() && !bytes.ends_with(b"\n") {
                     bytes.push(b'\n');
+                }
+                for (l, op_id) in lines {
+                    if !present.contains(op_id) {
+                        bytes.extend_from_slice(l.as_bytes());
+                        bytes.push(b'\n');
+                    }
                 }
                 meta.files.insert(
                     rel,
@@ -725,10 +806,11 @@ impl TierStore {
                         sha256: Sha256Hex::of(&bytes).as_str().into(),
                     },
                 );
-                self.store
-                    .put(&obj, PutPayload::from(bytes))
-                    .await
-                    .map_err(backend)?;
+                match self.put_if(&obj, bytes, version.as_ref()).await {
+                    Ok(()) => {}
+                    Err(Error::Conflict(_)) => continue 'retry,
+                    Err(e) => return Err(e),
+                }
             }
             if !new_lines.is_empty() {
                 meta.generation += 1;
@@ -758,34 +840,46 @@ impl TierStore {
     }
 
     /// Every op of a tree in the active tier, in `getOperations` order.
-    async fn tree_ops(&self, id: &str, meta: &TierMetadata, tree: &TreeId) -> Result<Vec<WireOp>> {
-        let mut out = Vec::new();
-        let mut files: Vec<(OpsFileKey, String)> = meta
-            .files
-            .keys()
-            .filter_map(|p| match EntryKind::from_path(p) {
-                Ok(EntryKind::OpsFile(k)) if &k.tree == tree => Some((k, p.clone())),
-                _ => None,
-            })
-            .collect();
-        files.sort_by(|a, b| {
-            (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
-        });
-        for (key, rel) in files {
-            let bytes = self.get_bytes(&self.active_key(id, &rel)).await?;
-            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
-                path: rel.clone(),
-                line,
-            })?;
-            for l in text.lines {
-                if let Some(op) =
-                    sila_store_core::model::sila_tree_op(l, key.kind, key.peer.as_str())
-                {
-                    out.push(WireOp::from_tree_op(&op));
+    fn tree_ops<'a>(
+        &'a self,
+        id: &'a str,
+        meta: &'a TierMetadata,
+        tree: &'a TreeId,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<WireOp>>> {
+        async move {
+            let mut out = Vec::new();
+            let mut files: Vec<(OpsFileKey, String)> = meta
+                .files
+                .keys()
+                .filter_map(|p| match EntryKind::from_path(p) {
+                    Ok(EntryKind::OpsFile(k)) if &k.tree == tree => Some((k, p.clone())),
+                    _ => None,
+                })
+                .collect();
+            files.sort_by(|a, b| {
+                (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(
+                    b.0.day,
+                    &b.0.peer,
+                    b.0.kind.as_str(),
+                ))
+            });
+            for (key, rel) in files {
+                let bytes = self.get_bytes(&self.active_key(id, &rel)).await?;
+                let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
+                    path: rel.clone(),
+                    line,
+                })?;
+                for l in text.lines {
+                    if let Some(op) =
+                        sila_store_core::model::sila_tree_op(l, key.kind, key.peer.as_str())
+                    {
+                        out.push(WireOp::from_tree_op(&op));
+                    }
                 }
             }
+            Ok(out)
         }
-        Ok(out)
+        .boxed()
     }
 
     /// The ops of a tree in a day range, from whichever tier holds the space.
@@ -961,6 +1055,28 @@ fn space_id_of(source: &mut PlainSource) -> Result<String> {
         .ok_or_else(|| Error::NotAWorkspace("space.json has no id".into()))?;
     valid_space_id(&id)?;
     Ok(id)
+}
+
+/// Uploads local files to keys, `CONCURRENCY` at a time.
+async fn upload_files(store: &Arc<Instrumented>, jobs: Vec<(PathBuf, ObjPath)>) -> Result<()> {
+    let store = Arc::clone(store);
+    futures::stream::iter(jobs.into_iter().map(move |(path, key)| {
+        let store = Arc::clone(&store);
+        async move {
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| Error::io(path.display().to_string(), e))?;
+            store
+                .put(&key, PutPayload::from(bytes))
+                .await
+                .map_err(backend)?;
+            Ok::<_, Error>(())
+        }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .try_collect::<Vec<()>>()
+    .await?;
+    Ok(())
 }
 
 async fn upload(store: &Arc<Instrumented>, key: &ObjPath, bytes: Vec<u8>) -> Result<()> {

@@ -1,0 +1,384 @@
+//! Server tiers against real stores: in memory, a local folder (`file://`), and a real
+//! S3-compatible server when `SILA_STORE_S3` names one (`scripts/test` starts s3s-fs
+//! on 127.0.0.1 and sets it, with the `AWS_*` variables; `SILA_STORE_REQUIRE_S3=1`
+//! makes its absence a failure).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sila_store_core::ids::TreeId;
+use sila_store_core::Error;
+use sila_store_native::tiers::{Tier, TierStore, WireOp, WireOpId};
+use sila_store_tests::{all_fixtures, copy_dir, fixtures_dir, sha256_listing, TempDir};
+
+static RUN: AtomicU64 = AtomicU64::new(0);
+
+/// Every store to test, each under a fresh prefix.
+fn stores(t: &TempDir) -> Vec<(String, TierStore)> {
+    let n = RUN.fetch_add(1, Ordering::SeqCst);
+    let pid = std::process::id();
+    let mut urls = vec![
+        format!("memory://t{pid}-{n}"),
+        format!("file://{}", t.join(&format!("store-{n}")).display()),
+    ];
+    match std::env::var("SILA_STORE_S3") {
+        Ok(s3) => urls.push(format!("{}/t{pid}-{n}", s3.trim_end_matches('/'))),
+        Err(_) if std::env::var_os("SILA_STORE_REQUIRE_S3").is_some() => {
+            panic!("SILA_STORE_S3 is not set but SILA_STORE_REQUIRE_S3 is")
+        }
+        Err(_) => eprintln!("no SILA_STORE_S3: testing memory:// and file:// only"),
+    }
+    urls.into_iter()
+        .map(|u| {
+            let s = TierStore::open(&u).unwrap_or_else(|e| panic!("{u}: {e}"));
+            (u, s)
+        })
+        .collect()
+}
+
+fn space_id(fx: &Path) -> String {
+    let j = std::fs::read(fx.join("space-v1/space.json")).unwrap();
+    sila_store_core::space::space_id_from_json(&j).unwrap()
+}
+
+fn same(a: &Path, b: &Path) {
+    assert_eq!(
+        sha256_listing(a),
+        sha256_listing(b),
+        "{} vs {}",
+        a.display(),
+        b.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_pull_archive_unarchive_every_fixture() {
+    let t = TempDir::new();
+    for (url, s) in stores(&t) {
+        for fx in all_fixtures() {
+            let id = space_id(&fx);
+            let name = fx.file_name().unwrap().to_string_lossy().to_string();
+            let r = s.push(&fx).await.unwrap();
+            let files = sha256_listing(&fx).len() as u64;
+            assert_eq!(r.transferred, files, "{url} {name}");
+            // A second push moves nothing.
+            let again = s.push(&fx).await.unwrap();
+            assert_eq!(
+                (again.transferred, again.skipped),
+                (0, files),
+                "{url} {name}"
+            );
+            let out = t.join(&format!("{name}-active"));
+            s.pull(&id, &out).await.unwrap();
+            same(&fx, &out);
+            // A second pull moves nothing.
+            assert_eq!(s.pull(&id, &out).await.unwrap().transferred, 0);
+            s.archive(&id).await.unwrap();
+            let (meta, _) = s.read_metadata(&id).await.unwrap().unwrap();
+            assert_eq!(meta.tier, Tier::Archived);
+            let out = t.join(&format!("{name}-archived"));
+            s.pull(&id, &out).await.unwrap();
+            same(&fx, &out);
+            s.unarchive(&id).await.unwrap();
+            let out = t.join(&format!("{name}-unarchived"));
+            s.pull(&id, &out).await.unwrap();
+            same(&fx, &out);
+            // Open on access: an archived space is unarchived when opened.
+            s.archive(&id).await.unwrap();
+            let out = t.join(&format!("{name}-opened"));
+            s.open_space(&id, &out).await.unwrap();
+            same(&fx, &out);
+            assert_eq!(
+                s.read_metadata(&id).await.unwrap().unwrap().0.tier,
+                Tier::Active
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_push_moves_only_what_changed() {
+    let t = TempDir::new();
+    let ws = t.join("ws");
+    copy_dir(&fixtures_dir().join("rich"), &ws);
+    for (url, s) in stores(&t) {
+        s.push(&ws).await.unwrap();
+        // Sila appends to an ops file and adds a blob.
+        let ops = ws.join("space-v1/ops/b3/ee88fc46bb4ac1bd8012feac0a7d6c/2026/03/16");
+        let file = std::fs::read_dir(&ops)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.extend_from_slice(b"[9999,\"0\",\"x\",1]\n");
+        std::fs::write(&file, bytes).unwrap();
+        let before = s.instruments().requests();
+        let r = s.push(&ws).await.unwrap();
+        assert_eq!(r.transferred, 1, "{url}");
+        assert!(s.instruments().requests() - before <= 4, "{url}: {r:?}");
+        let out = t.join(&format!("out-{}", RUN.fetch_add(1, Ordering::SeqCst)));
+        s.pull(&space_id(&ws), &out).await.unwrap();
+        same(&ws, &out);
+    }
+}
+
+/// Runs `step` with the store failing from request `n` on, for every `n` until the
+/// step succeeds; after each failure the workspace must be complete in some tier, and
+/// running the step again must finish it.
+async fn crash_at_every_request(s: &TierStore, fx: &Path, t: &TempDir, archive: bool) -> u64 {
+    let id = space_id(fx);
+    let mut n = 1;
+    loop {
+        // Start from the right tier.
+        s.instruments().fail_from.store(0, Ordering::SeqCst);
+        let tier = s.read_metadata(&id).await.unwrap().map(|m| m.0.tier);
+        match (archive, tier) {
+            (_, None) => {
+                s.push(fx).await.unwrap();
+                if !archive {
+                    s.archive(&id).await.unwrap();
+                }
+            }
+            (true, Some(Tier::Archived)) => {
+                s.unarchive(&id).await.unwrap();
+            }
+            (false, Some(Tier::Active)) => {
+                s.archive(&id).await.unwrap();
+            }
+            _ => {}
+        }
+        let start = s.instruments().requests();
+        s.instruments().fail_from.store(start + n, Ordering::SeqCst);
+        let result = if archive {
+            s.archive(&id).await
+        } else {
+            s.unarchive(&id).await
+        };
+        s.instruments().fail_from.store(0, Ordering::SeqCst);
+        // Whatever happened, the workspace is complete where the metadata says.
+        let out = t.join(&format!("crash-{}", RUN.fetch_add(1, Ordering::SeqCst)));
+        s.pull(&id, &out).await.unwrap();
+        same(fx, &out);
+        if result.is_ok() {
+            return n;
+        }
+        // Running again finishes the job.
+        if archive {
+            s.archive(&id).await.unwrap();
+        } else {
+            s.unarchive(&id).await.unwrap();
+        }
+        let (meta, _) = s.read_metadata(&id).await.unwrap().unwrap();
+        assert_eq!(
+            meta.tier,
+            if archive {
+                Tier::Archived
+            } else {
+                Tier::Active
+            }
+        );
+        let out = t.join(&format!("crash-{}", RUN.fetch_add(1, Ordering::SeqCst)));
+        s.pull(&id, &out).await.unwrap();
+        same(fx, &out);
+        n += 1;
+        assert!(n < 500, "never succeeded");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_any_step_loses_nothing() {
+    let t = TempDir::new();
+    let fx = fixtures_dir().join("getting-started-complete");
+    for (url, s) in stores(&t) {
+        let a = crash_at_every_request(&s, &fx, &t, true).await;
+        let u = crash_at_every_request(&s, &fx, &t, false).await;
+        eprintln!("{url}: archive survived a crash at each of its first {} requests, unarchive at each of {}", a - 1, u - 1);
+        assert!(a > 5 && u > 5);
+    }
+}
+
+fn set(counter: u64, peer: &str, target: &str, key: &str, value: serde_json::Value) -> WireOp {
+    WireOp {
+        id: WireOpId {
+            counter,
+            peer_id: peer.into(),
+        },
+        target_id: target.into(),
+        parent_id: None,
+        key: Some(key.into()),
+        value: Some(value),
+        transient: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_stores_what_the_server_lacks_and_returns_what_the_client_lacks() {
+    let t = TempDir::new();
+    let fx = fixtures_dir().join("getting-started-complete");
+    let id = space_id(&fx);
+    let tree = TreeId::new(&id).unwrap();
+    for (url, s) in stores(&t) {
+        s.push(&fx).await.unwrap();
+        // A new client knows nothing: it gets every op of the tree.
+        let all = s.sync_tree(&id, &tree, &[], None).await.unwrap();
+        assert!(all.len() > 10, "{url}");
+        // It sends two new ops (one duplicate of a server op); gets nothing it has.
+        let mine = vec![
+            set(1000, "c1ient", &id, "name", serde_json::json!("Renamed")),
+            set(
+                1001,
+                "c1ient",
+                &id,
+                "x",
+                serde_json::json!({"b": [1, 2], "a": null}),
+            ),
+            all[0].clone(),
+        ];
+        let missing = s.sync_tree(&id, &tree, &mine, None).await.unwrap();
+        assert_eq!(missing.len(), all.len() - 1, "{url}");
+        // Stored once, in today's file of that peer, as Sila writes lines.
+        let again = s.sync_tree(&id, &tree, &mine, None).await.unwrap();
+        assert_eq!(again.len(), all.len() - 1);
+        let everything = s.sync_tree(&id, &tree, &[], None).await.unwrap();
+        assert_eq!(everything.len(), all.len() + 2, "{url}");
+        // State-vector form: a client that has every op of the fixture's peer and
+        // counters 1000..=1000 of c1ient lacks exactly op 1001.
+        let peer = all[0].id.peer_id.clone();
+        let sv = BTreeMap::from([
+            (peer, vec![[0, u64::MAX]]),
+            ("c1ient".to_string(), vec![[1000, 1000]]),
+        ]);
+        let missing = s.sync_tree(&id, &tree, &[], Some(&sv)).await.unwrap();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].id.counter, 1001);
+        let out = t.join(&format!("sync-{}", RUN.fetch_add(1, Ordering::SeqCst)));
+        s.pull(&id, &out).await.unwrap();
+        let text: String = walk_text(&out.join("space-v1/ops"));
+        assert!(text.contains("[1001,\"a408c191"), "{url}");
+        assert!(
+            text.contains(r#""x",{"a":null,"b":[1,2]}]"#)
+                || text.contains(r#""x",{"b":[1,2],"a":null}]"#)
+        );
+    }
+}
+
+fn walk_text(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_at_once_lose_nothing() {
+    let t = TempDir::new();
+    let fx = fixtures_dir().join("getting-started-complete");
+    let id = space_id(&fx);
+    let tree = TreeId::new(&id).unwrap();
+    for (url, s) in stores(&t) {
+        s.push(&fx).await.unwrap();
+        let s = Arc::new(s);
+        let mut tasks = Vec::new();
+        // Two servers syncing different peers' ops into the same tree, and a third
+        // archiving the workspace meanwhile.
+        for w in 0..2u64 {
+            let s = Arc::clone(&s);
+            let id = id.clone();
+            let tree = tree.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..5u64 {
+                    let op = set(
+                        2000 + i,
+                        &format!("writer{w}"),
+                        &id,
+                        "k",
+                        serde_json::json!(i),
+                    );
+                    loop {
+                        match s
+                            .sync_tree(&id, &tree, std::slice::from_ref(&op), None)
+                            .await
+                        {
+                            Ok(_) => break,
+                            Err(Error::Conflict(_)) => continue,
+                            Err(e) => panic!("sync: {e}"),
+                        }
+                    }
+                }
+            }));
+        }
+        let archiver = {
+            let s = Arc::clone(&s);
+            let id = id.clone();
+            tokio::spawn(async move {
+                for _ in 0..3 {
+                    match s.archive(&id).await {
+                        Ok(_) | Err(Error::Conflict(_)) => {}
+                        Err(e) => panic!("archive: {e}"),
+                    }
+                }
+            })
+        };
+        for task in tasks {
+            task.await.unwrap();
+        }
+        archiver.await.unwrap();
+        let ops = s.sync_tree(&id, &tree, &[], None).await.unwrap();
+        for w in 0..2 {
+            for i in 0..5 {
+                assert!(
+                    ops.iter()
+                        .any(|o| o.id.peer_id == format!("writer{w}") && o.id.counter == 2000 + i),
+                    "{url}: writer{w} op {i} lost"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_archives_idle_spaces() {
+    let t = TempDir::new();
+    for (url, s) in stores(&t) {
+        for name in ["rich", "legacy"] {
+            s.push(&fixtures_dir().join(name)).await.unwrap();
+        }
+        let dry = s.sweep(0, true, 2).await.unwrap();
+        assert!(
+            dry.iter().all(|i| i.outcome == "would archive"),
+            "{url}: {dry:?}"
+        );
+        let recent = s.sweep(7, false, 2).await.unwrap();
+        assert!(
+            recent.iter().all(|i| i.outcome == "active (recent)"),
+            "{url}: {recent:?}"
+        );
+        let done = s.sweep(0, false, 2).await.unwrap();
+        assert_eq!(
+            done.iter().filter(|i| i.outcome == "archived").count(),
+            2,
+            "{url}: {done:?}"
+        );
+        for name in ["rich", "legacy"] {
+            let fx = fixtures_dir().join(name);
+            let (m, _) = s.read_metadata(&space_id(&fx)).await.unwrap().unwrap();
+            assert_eq!(m.tier, Tier::Archived);
+            let out = t.join(&format!("sweep-{}", RUN.fetch_add(1, Ordering::SeqCst)));
+            s.pull(&space_id(&fx), &out).await.unwrap();
+            same(&fx, &out);
+        }
+    }
+}
