@@ -43,6 +43,13 @@ pub use store::{backend, Instrumented, Instruments, TierStore};
 /// How many requests run at once when moving many files.
 pub const CONCURRENCY: usize = 8;
 
+/// How long an archive's deletion of the active objects may take before another
+/// process takes it over (the archiver is then presumed dead).
+pub const CLEANUP_LEASE_MS: u64 = 30_000;
+
+/// How often an operation starts again after another writer changed the space.
+pub const MAX_ATTEMPTS: u32 = 50;
+
 /// Which tier holds a workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,6 +103,11 @@ pub struct TierMetadata {
     /// Every active file, when active.
     #[serde(default)]
     pub files: BTreeMap<String, IndexEntry>,
+    /// When archived and the active objects are still being deleted: since when (Unix
+    /// ms). Unarchive waits for the deletion to finish (or takes it over after
+    /// [`CLEANUP_LEASE_MS`]), so no deletion can remove freshly unarchived files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_since_ms: Option<u64>,
 }
 
 impl TierMetadata {
@@ -109,6 +121,7 @@ impl TierMetadata {
             last_activity_ms: now_ms(),
             archive: None,
             files: BTreeMap::new(),
+            cleanup_since_ms: None,
         }
     }
 }
@@ -324,9 +337,10 @@ impl TierStore {
                 match self.read_metadata(id).await? {
                     None => return Ok((TierMetadata::new(id), None)),
                     Some((m, v)) if m.tier == Tier::Active => return Ok((m, Some(v))),
-                    Some(_) => {
-                        self.unarchive(id).await?;
-                    }
+                    Some(_) => match self.unarchive(id).await {
+                        Ok(_) | Err(Error::Conflict(_)) => {}
+                        Err(e) => return Err(e),
+                    },
                 }
             }
         }
@@ -337,6 +351,18 @@ impl TierStore {
     /// missing or different locally move, and each is checked against the index. An
     /// archived space is downloaded as its archive and converted.
     pub async fn pull(&self, id: &str, dir: &Path) -> Result<TierReport> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.pull_once(id, dir).await {
+                // The tier changed under us (archived or unarchived meanwhile).
+                Err(Error::NotFound(_) | Error::HashMismatch { .. }) if attempts < 5 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn pull_once(&self, id: &str, dir: &Path) -> Result<TierReport> {
         let start = self.instruments().requests();
         let (meta, _) = self
             .read_metadata(id)
@@ -467,9 +493,7 @@ impl TierStore {
             };
             if meta.tier == Tier::Archived {
                 // Finish a crashed run: active leftovers are deleted.
-                report.transferred = self
-                    .delete_prefix(&self.key(&format!("active/{id}")))
-                    .await?;
+                report.transferred = self.finish_cleanup(id).await?;
                 report.action = "already archived".into();
                 report.requests = self.instruments().requests() - start;
                 return Ok(report);
@@ -513,12 +537,11 @@ impl TierStore {
             next.archive = Some(info.clone());
             next.files.clear();
             next.generation += 1;
+            next.cleanup_since_ms = Some(now_ms());
             self.write_metadata(&next, Some(&version)).await?;
             report.transferred = 1;
             report.bytes = info.size;
-            report.skipped = self
-                .delete_prefix(&self.key(&format!("active/{id}")))
-                .await?;
+            report.skipped = self.finish_cleanup(id).await?;
             report.requests = self.instruments().requests() - start;
             Ok(report)
         }
@@ -554,6 +577,9 @@ impl TierStore {
                 report.requests = self.instruments().requests() - start;
                 return Ok(report);
             }
+            // An archive may still be deleting the active objects: wait for it, or
+            // take the deletion over if it stalled, before uploading anything there.
+            let (meta, version) = self.wait_for_cleanup(id, meta, version).await?;
             let work = TempDir::new("unarchive")?;
             let db = work.0.join("workspace.db");
             self.download_archive(&meta, &db).await?;
@@ -578,19 +604,15 @@ impl TierStore {
                 .collect();
             for (p, d) in &files {
                 if listed.get(&self.active_key(id, p).to_string()) != Some(&d.size) {
-                    return Err(Error::SizeMismatch {
-                        path: p.clone(),
-                        expected: d.size,
-                        actual: listed
-                            .get(&self.active_key(id, p).to_string())
-                            .copied()
-                            .unwrap_or(0),
-                    });
+                    return Err(Error::Conflict(format!(
+                        "{p} changed in the active tier while unarchiving; run again"
+                    )));
                 }
             }
             let mut next = meta.clone();
             next.tier = Tier::Active;
             next.archive = None;
+            next.cleanup_since_ms = None;
             next.files = files
                 .iter()
                 .map(|(p, d)| {
@@ -627,6 +649,50 @@ impl TierStore {
             }
         }
         self.pull(id, dir).await
+    }
+
+    /// Deletes the active objects of an archived space and clears the cleanup flag.
+    async fn finish_cleanup(&self, id: &str) -> Result<u64> {
+        let n = self
+            .delete_prefix(&self.key(&format!("active/{id}")))
+            .await?;
+        if let Some((mut m, v)) = self.read_metadata(id).await? {
+            if m.tier == Tier::Archived && m.cleanup_since_ms.is_some() {
+                m.cleanup_since_ms = None;
+                match self.write_metadata(&m, Some(&v)).await {
+                    Ok(()) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    async fn wait_for_cleanup(
+        &self,
+        id: &str,
+        mut meta: TierMetadata,
+        mut version: UpdateVersion,
+    ) -> Result<(TierMetadata, UpdateVersion)> {
+        while let Some(since) = meta.cleanup_since_ms {
+            if now_ms().saturating_sub(since) > CLEANUP_LEASE_MS {
+                self.finish_cleanup(id).await?;
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let (m, v) = self
+                .read_metadata(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+            if m.tier != Tier::Archived {
+                return Err(Error::Conflict(format!(
+                    "space {id} was unarchived meanwhile"
+                )));
+            }
+            meta = m;
+            version = v;
+        }
+        Ok((meta, version))
     }
 
     async fn delete_prefix(&self, prefix: &ObjPath) -> Result<u64> {
@@ -741,9 +807,22 @@ impl TierStore {
         client_state: Option<&BTreeMap<String, Vec<[u64; 2]>>>,
     ) -> Result<Vec<WireOp>> {
         let day = Day::from_unix_seconds((now_ms() / 1000) as i64);
+        let mut attempts = 0;
         'retry: loop {
+            attempts += 1;
+            if attempts > MAX_ATTEMPTS {
+                return Err(Error::Conflict(format!(
+                    "space {id} kept changing; gave up after {MAX_ATTEMPTS} attempts"
+                )));
+            }
             let (mut meta, version) = self.active_metadata(id).await?;
-            let server_ops = self.tree_ops(id, &meta, tree).await?;
+            // A file of the index that vanished was deleted by an archive that won:
+            // start again from the metadata.
+            let server_ops = match self.tree_ops(id, &meta, tree).await {
+                Ok(ops) => ops,
+                Err(Error::NotFound(_)) => continue 'retry,
+                Err(e) => return Err(e),
+            };
             let known: BTreeSet<(u64, String)> = server_ops
                 .iter()
                 .map(|o| (o.id.counter, o.id.peer_id.clone()))
