@@ -279,7 +279,12 @@ impl TierStore {
             action: "push".into(),
             ..Default::default()
         };
-        loop {
+        for attempt in 1.. {
+            if attempt > MAX_ATTEMPTS {
+                return Err(Error::Conflict(format!(
+                    "space {space_id} kept changing; gave up after {MAX_ATTEMPTS} attempts"
+                )));
+            }
             let (mut meta, version) = self.active_metadata(&space_id).await?;
             let todo: Vec<(String, u64, String)> = local
                 .iter()
@@ -333,7 +338,7 @@ impl TierStore {
         id: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<(TierMetadata, Option<UpdateVersion>)>> {
         async move {
-            loop {
+            for _ in 0..MAX_ATTEMPTS {
                 match self.read_metadata(id).await? {
                     None => return Ok((TierMetadata::new(id), None)),
                     Some((m, v)) if m.tier == Tier::Active => return Ok((m, Some(v))),
@@ -343,6 +348,9 @@ impl TierStore {
                     },
                 }
             }
+            Err(Error::Conflict(format!(
+                "space {id} kept changing tiers; gave up after {MAX_ATTEMPTS} attempts"
+            )))
         }
         .boxed()
     }
@@ -703,12 +711,19 @@ impl TierStore {
             .map(|m| m.location)
             .collect();
         let n = keys.len() as u64;
-        let stream = futures::stream::iter(keys.into_iter().map(Ok)).boxed();
-        self.store
-            .delete_stream(stream)
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(backend)?;
+        let store = Arc::clone(&self.store);
+        futures::stream::iter(keys.into_iter().map(move |k| {
+            let store = Arc::clone(&store);
+            async move {
+                match store.delete(&k).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(backend(e)),
+                }
+            }
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
         Ok(n)
     }
 
@@ -828,7 +843,7 @@ impl TierStore {
                 .map(|o| (o.id.counter, o.id.peer_id.clone()))
                 .collect();
             // New ops, grouped into the file each belongs to.
-            let mut new_lines: BTreeMap<OpsFileKey, Vec<(String, (u64, String))>> = BTreeMap::new();
+            let mut new_lines: NewLines = BTreeMap::new();
             let mut seen = BTreeSet::new();
             for op in client_ops {
                 let k = (op.id.counter, op.id.peer_id.clone());
@@ -976,6 +991,9 @@ impl TierStore {
         })
     }
 }
+
+/// Lines to append per ops file, each with the op id it carries.
+type NewLines = BTreeMap<OpsFileKey, Vec<(String, (u64, String))>>;
 
 /// One line of a sweep's summary.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
