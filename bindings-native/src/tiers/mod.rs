@@ -108,6 +108,13 @@ pub struct TierMetadata {
     /// [`CLEANUP_LEASE_MS`]), so no deletion can remove freshly unarchived files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup_since_ms: Option<u64>,
+    /// The key segment of the current set of active objects
+    /// (`active/<spaceId>/<epoch>/…`). Every unarchive uploads under a new epoch, so two
+    /// unarchives racing never overwrite each other's or a later writer's files; the one
+    /// whose metadata write wins names its epoch here, the other's objects are garbage
+    /// (deleted by the next archive).
+    #[serde(default)]
+    pub epoch: String,
 }
 
 impl TierMetadata {
@@ -122,8 +129,34 @@ impl TierMetadata {
             archive: None,
             files: BTreeMap::new(),
             cleanup_since_ms: None,
+            epoch: new_epoch(),
         }
     }
+}
+
+/// A fresh epoch: short (object keys stay short: some S3-compatible servers limit
+/// them), from time, process and a counter, so that concurrent writers differ.
+pub fn new_epoch() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let mut x = now_ms()
+        ^ (u64::from(std::process::id()) << 32)
+        ^ N.fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 32;
+    let mut n = x & 0xff_ffff_ffff; // 40 bits: 8 base-36 digits at most
+    let mut out = String::from("e");
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    loop {
+        out.push(DIGITS[(n % 36) as usize] as char);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out
 }
 
 /// Unix milliseconds now.
@@ -160,8 +193,12 @@ impl TierStore {
     fn meta_key(&self, id: &str) -> ObjPath {
         self.key(&format!("metadata/{id}.json"))
     }
-    fn active_key(&self, id: &str, rel: &str) -> ObjPath {
-        self.key(&format!("active/{id}/{rel}"))
+    fn active_key(&self, id: &str, epoch: &str, rel: &str) -> ObjPath {
+        if epoch.is_empty() {
+            self.key(&format!("active/{id}/{rel}"))
+        } else {
+            self.key(&format!("active/{id}/{epoch}/{rel}"))
+        }
     }
     fn archive_key(&self, id: &str) -> ObjPath {
         self.key(&format!("archived/{id}/workspace.db"))
@@ -211,27 +248,31 @@ impl TierStore {
         bytes: Vec<u8>,
         expected: Option<&UpdateVersion>,
     ) -> Result<()> {
+        // Conditional writes to one key from this process go one at a time: servers
+        // whose check-and-write is not atomic (s3s-fs; a local folder, which has no
+        // conditional update at all) then still see no race between our own writers.
+        // Between processes, the store's own conditional write is what protects.
+        let lock = key_lock(&key.to_string());
+        let _guard = lock.lock().await;
         let mode = match expected {
             None => PutMode::Create,
             Some(v) => PutMode::Update(v.clone()),
         };
-        if self.native_cas || matches!(mode, PutMode::Create) {
-            self.store
-                .put_opts(key, PutPayload::from(bytes), PutOptions::from(mode))
-                .await
-                .map_err(backend)?;
-            return Ok(());
-        }
-        static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        let _guard = LOCK.lock().await;
-        let current = self.store.head(key).await.map_err(backend)?;
-        if let PutMode::Update(v) = mode {
-            if current.e_tag != v.e_tag {
-                return Err(Error::Conflict(format!("{key} changed")));
+        if !self.native_cas {
+            if let PutMode::Update(v) = &mode {
+                let current = self.store.head(key).await.map_err(backend)?;
+                if current.e_tag != v.e_tag {
+                    return Err(Error::Conflict(format!("{key} changed")));
+                }
             }
         }
+        let mode = if self.native_cas || matches!(mode, PutMode::Create) {
+            mode
+        } else {
+            PutMode::Overwrite
+        };
         self.store
-            .put_opts(key, PutPayload::from(bytes), PutOptions::default())
+            .put_opts(key, PutPayload::from(bytes), PutOptions::from(mode))
             .await
             .map_err(backend)?;
         Ok(())
@@ -298,7 +339,7 @@ impl TierStore {
             report.skipped = (local.len() - todo.len()) as u64;
             let uploads = futures::stream::iter(todo.iter().map(|(p, _, _)| {
                 let path = root.join(p);
-                let key = self.active_key(&space_id, p);
+                let key = self.active_key(&space_id, &meta.epoch, p);
                 async move {
                     let bytes = tokio::fs::read(&path)
                         .await
@@ -429,7 +470,7 @@ impl TierStore {
             let jobs: Vec<(String, IndexEntry, ObjPath, PathBuf)> = todo
                 .into_iter()
                 .map(|(p, e)| {
-                    let key = self.active_key(id, &p);
+                    let key = self.active_key(id, &meta.epoch, &p);
                     let path = dir.join(&p);
                     (p, e, key, path)
                 })
@@ -500,8 +541,12 @@ impl TierStore {
                 ..Default::default()
             };
             if meta.tier == Tier::Archived {
-                // Finish a crashed run: active leftovers are deleted.
-                report.transferred = self.finish_cleanup(id).await?;
+                // Finish a crashed run: delete the active objects if its cleanup is
+                // pending (only then: unarchives wait for the flag, so nothing new is
+                // being uploaded there).
+                if meta.cleanup_since_ms.is_some() {
+                    report.transferred = self.finish_cleanup(id).await?;
+                }
                 report.action = "already archived".into();
                 report.requests = self.instruments().requests() - start;
                 return Ok(report);
@@ -597,13 +642,14 @@ impl TierStore {
             })?;
             let mut source = PlainSource::open(&plain)?;
             let files = listing(&mut source, &mut |_| {})?;
+            let epoch = new_epoch();
             let jobs: Vec<(PathBuf, ObjPath)> = files
                 .keys()
-                .map(|p| (plain.join(p), self.active_key(id, p)))
+                .map(|p| (plain.join(p), self.active_key(id, &epoch, p)))
                 .collect();
             upload_files(&self.store, jobs).await?;
             // Verify the uploads: every file listed with its size.
-            let prefix = self.key(&format!("active/{id}"));
+            let prefix = self.key(&format!("active/{id}/{epoch}"));
             let listed: BTreeMap<String, u64> = self
                 .list_keys(&prefix)
                 .await?
@@ -611,7 +657,7 @@ impl TierStore {
                 .map(|m| (m.location.to_string(), m.size))
                 .collect();
             for (p, d) in &files {
-                if listed.get(&self.active_key(id, p).to_string()) != Some(&d.size) {
+                if listed.get(&self.active_key(id, &epoch, p).to_string()) != Some(&d.size) {
                     return Err(Error::Conflict(format!(
                         "{p} changed in the active tier while unarchiving; run again"
                     )));
@@ -621,6 +667,7 @@ impl TierStore {
             next.tier = Tier::Active;
             next.archive = None;
             next.cleanup_since_ms = None;
+            next.epoch = epoch.clone();
             next.files = files
                 .iter()
                 .map(|(p, d)| {
@@ -635,7 +682,11 @@ impl TierStore {
                 .collect();
             next.generation += 1;
             next.last_activity_ms = now_ms();
-            self.write_metadata(&next, Some(&version)).await?;
+            if let Err(e) = self.write_metadata(&next, Some(&version)).await {
+                // Another writer won: our epoch is garbage; remove it (best effort).
+                let _ = self.delete_prefix(&prefix).await;
+                return Err(e);
+            }
             report.transferred = files.len() as u64;
             report.bytes = files.values().map(|d| d.size).sum();
             match self.store.delete(&self.archive_key(id)).await {
@@ -864,7 +915,7 @@ impl TierStore {
             }
             for (key, lines) in &new_lines {
                 let rel = key.path();
-                let obj = self.active_key(id, &rel);
+                let obj = self.active_key(id, &meta.epoch, &rel);
                 // Append to what the object holds now (even lines of a writer whose
                 // index update has not landed), written only if it did not change
                 // meanwhile.
@@ -958,7 +1009,9 @@ impl TierStore {
                 ))
             });
             for (key, rel) in files {
-                let bytes = self.get_bytes(&self.active_key(id, &rel)).await?;
+                let bytes = self
+                    .get_bytes(&self.active_key(id, &meta.epoch, &rel))
+                    .await?;
                 let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
                     path: rel.clone(),
                     line,
@@ -990,6 +1043,19 @@ impl TierStore {
             crate::workspace::with_source(&dir.0.join("w"), |s| s.get_operations(tree, from, to))
         })
     }
+}
+
+/// The lock of one object key, for conditional writes from this process.
+fn key_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let map = LOCKS.get_or_init(Default::default);
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() > 10_000 {
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+    }
+    Arc::clone(map.entry(key.to_string()).or_default())
 }
 
 /// Lines to append per ops file, each with the op id it carries.
