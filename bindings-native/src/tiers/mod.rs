@@ -252,7 +252,7 @@ impl TierStore {
         // whose check-and-write is not atomic (s3s-fs; a local folder, which has no
         // conditional update at all) then still see no race between our own writers.
         // Between processes, the store's own conditional write is what protects.
-        let lock = key_lock(&key.to_string());
+        let lock = key_lock(key.as_ref());
         let _guard = lock.lock().await;
         let mode = match expected {
             None => PutMode::Create,
