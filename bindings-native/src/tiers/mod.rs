@@ -226,6 +226,21 @@ impl TierStore {
         }
     }
 
+    /// The metadata of a space that must exist.
+    async fn require_metadata(&self, id: &str) -> Result<(TierMetadata, UpdateVersion)> {
+        self.read_metadata(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))
+    }
+
+    /// Deletes a space's archive object (gone already is fine).
+    async fn delete_archive(&self, id: &str) -> Result<()> {
+        match self.store.delete(&self.archive_key(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     /// Writes the metadata if it is still at `expected` (or absent, for `None`).
     pub async fn write_metadata(
         &self,
@@ -337,23 +352,11 @@ impl TierStore {
                 .map(|(p, d)| (p.clone(), d.size, d.sha256.as_str().to_string()))
                 .collect();
             report.skipped = (local.len() - todo.len()) as u64;
-            let uploads = futures::stream::iter(todo.iter().map(|(p, _, _)| {
-                let path = root.join(p);
-                let key = self.active_key(&space_id, &meta.epoch, p);
-                async move {
-                    let bytes = tokio::fs::read(&path)
-                        .await
-                        .map_err(|e| Error::io(path.display().to_string(), e))?;
-                    self.store
-                        .put(&key, PutPayload::from(bytes))
-                        .await
-                        .map_err(backend)?;
-                    Ok::<_, Error>(())
-                }
-            }))
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>();
-            uploads.await?;
+            let jobs: Vec<(PathBuf, ObjPath)> = todo
+                .iter()
+                .map(|(p, _, _)| (root.join(p), self.active_key(&space_id, &meta.epoch, p)))
+                .collect();
+            upload_files(&self.store, jobs).await?;
             report.transferred = todo.len() as u64;
             report.bytes = todo.iter().map(|t| t.1).sum();
             for (p, size, sha256) in todo {
@@ -413,10 +416,7 @@ impl TierStore {
 
     async fn pull_once(&self, id: &str, dir: &Path) -> Result<TierReport> {
         let start = self.instruments().requests();
-        let (meta, _) = self
-            .read_metadata(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+        let (meta, _) = self.require_metadata(id).await?;
         let mut report = TierReport {
             space_id: id.into(),
             action: "pull".into(),
@@ -531,10 +531,7 @@ impl TierStore {
     ) -> futures::future::BoxFuture<'a, Result<TierReport>> {
         async move {
             let start = self.instruments().requests();
-            let (meta, version) = self
-                .read_metadata(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+            let (meta, version) = self.require_metadata(id).await?;
             let mut report = TierReport {
                 space_id: id.into(),
                 action: "archive".into(),
@@ -610,10 +607,7 @@ impl TierStore {
     ) -> futures::future::BoxFuture<'a, Result<TierReport>> {
         async move {
             let start = self.instruments().requests();
-            let (meta, version) = self
-                .read_metadata(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+            let (meta, version) = self.require_metadata(id).await?;
             let mut report = TierReport {
                 space_id: id.into(),
                 action: "unarchive".into(),
@@ -621,11 +615,7 @@ impl TierStore {
             };
             if meta.tier == Tier::Active {
                 // Finish a crashed run: a leftover archive is deleted.
-                let key = self.archive_key(id);
-                match self.store.delete(&key).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(backend(e)),
-                }
+                self.delete_archive(id).await?;
                 report.action = "already active".into();
                 report.requests = self.instruments().requests() - start;
                 return Ok(report);
@@ -689,10 +679,7 @@ impl TierStore {
             }
             report.transferred = files.len() as u64;
             report.bytes = files.values().map(|d| d.size).sum();
-            match self.store.delete(&self.archive_key(id)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(backend(e)),
-            }
+            self.delete_archive(id).await?;
             report.requests = self.instruments().requests() - start;
             Ok(report)
         }
@@ -739,10 +726,7 @@ impl TierStore {
             } else {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            let (m, v) = self
-                .read_metadata(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))?;
+            let (m, v) = self.require_metadata(id).await?;
             if m.tier != Tier::Archived {
                 return Err(Error::Conflict(format!(
                     "space {id} was unarchived meanwhile"
