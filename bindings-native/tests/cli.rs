@@ -137,3 +137,50 @@ fn verify_fails_on_a_broken_workspace() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("InvalidId"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn tiers_from_the_command_line() {
+    let d = tmp("tiers");
+    let store = format!("file://{}", d.join("store").display());
+    let rich = fixture("rich");
+    let id = "b3ee88fc46bb4ac1bd8012feac0a7d6c";
+    let o = run(&["push", rich.to_str().unwrap(), &store, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["transferred"], 40);
+    let o = run(&[
+        "sweep",
+        "--store",
+        &store,
+        "--inactive-days",
+        "0",
+        "--dry-run",
+    ]);
+    assert!(stdout(&o).contains("would archive"), "{}", stdout(&o));
+    assert!(run(&["archive", id, "--store", &store]).status.success());
+    let out = d.join("pulled");
+    let o = run(&["pull", &store, id, out.to_str().unwrap(), "--unarchive"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["verify", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    // sync: one new op on stdin; the reply is the ops the client lacks.
+    let mut child = bin()
+        .args(["sync", "--store", &store, id, id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"[{"id":{"counter":9000,"peerId":"cli"},"targetId":"b3ee88fc46bb4ac1bd8012feac0a7d6c","key":"x","value":1,"transient":false}]"#)
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let missing: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(missing.len() > 100);
+    assert!(missing.iter().all(|m| m["id"]["peerId"] != "cli"));
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -31,6 +31,8 @@ pub mod inspect;
 pub mod memory;
 #[cfg(feature = "std")]
 pub mod model;
+#[cfg(feature = "std")]
+pub mod storage;
 
 pub mod archive;
 

@@ -388,3 +388,88 @@ async fn sweep_archives_idle_spaces() {
         }
     }
 }
+
+/// The seed's API, used generically: any `WorkspaceStorage` passes the same checks.
+async fn storage_api_checks<S: sila_store_core::storage::WorkspaceStorage>(
+    s: &S,
+    fx: &Path,
+    url: &str,
+) {
+    use sila_store_core::ids::{Day, Sha256Hex};
+    use sila_store_core::reptree::{OpId, OpKind, TreeOp};
+    use sila_store_core::storage::StorageFormat;
+    let id = space_id(fx);
+    let tree = TreeId::new(&id).unwrap();
+    assert_eq!(
+        s.workspace_format(&id).await.unwrap(),
+        StorageFormat::PlainFiles,
+        "{url}"
+    );
+    let op = TreeOp {
+        id: OpId {
+            counter: 5000,
+            peer: "api0peer".into(),
+        },
+        target: id.clone(),
+        kind: OpKind::Set {
+            key: "name".into(),
+            value: Some("\"Via the API\"".into()),
+        },
+    };
+    s.put_operation(&id, &tree, &op).await.unwrap();
+    s.put_operation(&id, &tree, &op).await.unwrap(); // stored once
+    let today = Day::from_unix_seconds((sila_store_native::tiers::now_ms() / 1000) as i64);
+    let ops = s
+        .get_operations(&id, &tree, Some(today), Some(today))
+        .await
+        .unwrap();
+    let mine: Vec<_> = ops.iter().filter(|o| o.peer == "api0peer").collect();
+    assert_eq!(mine.len(), 1, "{url}: {ops:?}");
+    assert_eq!(
+        mine[0].line,
+        format!("[5000,\"{id}\",\"name\",\"Via the API\"]")
+    );
+    let blob = b"a file put through the storage API".to_vec();
+    let hash = s.put_file(&id, blob.clone()).await.unwrap();
+    assert_eq!(hash, Sha256Hex::of(&blob));
+    assert_eq!(s.get_file(&id, &hash).await.unwrap(), blob);
+    s.convert_to_sqlite(&id).await.unwrap();
+    assert_eq!(
+        s.workspace_format(&id).await.unwrap(),
+        StorageFormat::Sqlite
+    );
+    // Reading a file of an archived space unarchives it (on access).
+    assert_eq!(s.get_file(&id, &hash).await.unwrap(), blob);
+    assert_eq!(
+        s.workspace_format(&id).await.unwrap(),
+        StorageFormat::PlainFiles
+    );
+    s.convert_to_sqlite(&id).await.unwrap();
+    s.convert_to_plain(&id).await.unwrap();
+    assert_eq!(
+        s.workspace_format(&id).await.unwrap(),
+        StorageFormat::PlainFiles
+    );
+    // Sync: the client has our op and nothing else; it gets every other op.
+    let missing = s
+        .sync_workspace(&id, &tree, std::slice::from_ref(&op), None)
+        .await
+        .unwrap();
+    assert!(!missing.iter().any(|o| o.id.peer == "api0peer"));
+    let all = s.sync_workspace(&id, &tree, &[], None).await.unwrap();
+    assert_eq!(all.len(), missing.len() + 1, "{url}");
+    assert!(matches!(
+        s.get_file(&id, &Sha256Hex::of(b"nothing")).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_storage_api_on_every_store() {
+    let t = TempDir::new();
+    let fx = fixtures_dir().join("getting-started-complete");
+    for (url, s) in stores(&t) {
+        s.push(&fx).await.unwrap();
+        storage_api_checks(&s, &fx, &url).await;
+    }
+}

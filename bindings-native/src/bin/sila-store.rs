@@ -16,7 +16,7 @@ use sila_store_core::model::{
 };
 use sila_store_core::reptree::RepTree;
 use sila_store_core::{Error, Result};
-use sila_store_native::tiers::{TierReport, TierStore, WireOp};
+use sila_store_native::tiers::{S3Options, TierReport, TierStore, WireOp};
 use sila_store_native::{convert, with_source, ConvertOptions};
 
 /// Convert, verify and inspect Sila workspaces: plain folders, SQLite archives
@@ -108,6 +108,8 @@ enum Command {
     },
     /// Upload a workspace folder's active files to a store (only new or changed files).
     Push {
+        #[command(flatten)]
+        s3: S3Flags,
         /// Workspace folder.
         dir: PathBuf,
         /// `s3://bucket/prefix` (AWS_* variables configure it), `file:///path` or `memory://`.
@@ -118,6 +120,8 @@ enum Command {
     },
     /// Download a space from a store into a folder (only missing or changed files).
     Pull {
+        #[command(flatten)]
+        s3: S3Flags,
         /// The store.
         store: String,
         /// The space id.
@@ -133,6 +137,8 @@ enum Command {
     },
     /// Move a space from the active tier to one SQLite archive (crash-safe; rerun to finish).
     Archive {
+        #[command(flatten)]
+        s3: S3Flags,
         /// The space id.
         space_id: String,
         /// The store.
@@ -144,6 +150,8 @@ enum Command {
     },
     /// Move an archived space back to the active tier (crash-safe; rerun to finish).
     Unarchive {
+        #[command(flatten)]
+        s3: S3Flags,
         /// The space id.
         space_id: String,
         /// The store.
@@ -155,6 +163,8 @@ enum Command {
     },
     /// Archive every active space idle for longer than --inactive-days.
     Sweep {
+        #[command(flatten)]
+        s3: S3Flags,
         /// The store.
         #[arg(long)]
         store: String,
@@ -175,6 +185,8 @@ enum Command {
     /// array of Sila wire ops) on stdin, stores those the server lacks in today's ops
     /// files, prints those the client lacks.
     Sync {
+        #[command(flatten)]
+        s3: S3Flags,
         /// The store.
         #[arg(long)]
         store: String,
@@ -344,20 +356,26 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Push { dir, store, json } => {
-            let s = TierStore::open(&store)?;
+        Command::Push {
+            s3,
+            dir,
+            store,
+            json,
+        } => {
+            let s = s3.open(&store)?;
             let r = runtime()?.block_on(s.push(&dir))?;
             print_tier(out, &r, json).map_err(w)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pull {
+            s3,
             store,
             space_id,
             dir,
             unarchive,
             json,
         } => {
-            let s = TierStore::open(&store)?;
+            let s = s3.open(&store)?;
             let rt = runtime()?;
             let r = if unarchive {
                 rt.block_on(s.open_space(&space_id, &dir))?
@@ -368,33 +386,36 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Archive {
+            s3,
             space_id,
             store,
             json,
         } => {
-            let s = TierStore::open(&store)?;
+            let s = s3.open(&store)?;
             let r = runtime()?.block_on(s.archive(&space_id))?;
             print_tier(out, &r, json).map_err(w)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Unarchive {
+            s3,
             space_id,
             store,
             json,
         } => {
-            let s = TierStore::open(&store)?;
+            let s = s3.open(&store)?;
             let r = runtime()?.block_on(s.unarchive(&space_id))?;
             print_tier(out, &r, json).map_err(w)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sweep {
+            s3,
             store,
             inactive_days,
             dry_run,
             concurrency,
             json,
         } => {
-            let s = TierStore::open(&store)?;
+            let s = s3.open(&store)?;
             let items = runtime()?.block_on(s.sweep(inactive_days, dry_run, concurrency))?;
             if json {
                 writeln!(out, "{}", json!(items)).map_err(w)?;
@@ -423,13 +444,14 @@ fn run(command: Command) -> Result<ExitCode> {
             })
         }
         Command::Sync {
+            s3,
             store,
             space_id,
             tree,
             state_vector,
             json: _,
         } => {
-            let s = TierStore::open(&store)?;
+            let s = s3.open(&store)?;
             let tree = TreeId::new(&tree)?;
             let mut input = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
@@ -557,6 +579,45 @@ fn read_secrets(s: &mut dyn sila_store_core::entries::EntrySource) -> Result<(St
         .ok_or_else(|| Error::Secrets("space.json has no id".into()))?;
     let bytes = sila_store_core::entries::read_all(s.open(&secrets)?, &secrets.path)?;
     Ok((id, bytes))
+}
+
+/// S3 settings as flags; each overrides its `AWS_*` variable.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct S3Flags {
+    /// S3 endpoint URL (else AWS_ENDPOINT).
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+    /// S3 region (else AWS_REGION).
+    #[arg(long)]
+    s3_region: Option<String>,
+    /// Access key id (else AWS_ACCESS_KEY_ID).
+    #[arg(long)]
+    s3_access_key_id: Option<String>,
+    /// Secret access key (else AWS_SECRET_ACCESS_KEY).
+    #[arg(long)]
+    s3_secret_access_key: Option<String>,
+    /// Allow plain HTTP to the endpoint (else AWS_ALLOW_HTTP).
+    #[arg(long)]
+    s3_allow_http: bool,
+    /// Path-style requests (`endpoint/bucket/key`), as most S3-compatible servers want.
+    #[arg(long)]
+    s3_path_style: bool,
+}
+
+impl S3Flags {
+    fn open(&self, store: &str) -> Result<TierStore> {
+        TierStore::open_with(
+            store,
+            &S3Options {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                allow_http: self.s3_allow_http.then_some(true),
+                virtual_hosted_style: self.s3_path_style.then_some(false),
+            },
+        )
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -38,7 +38,7 @@ use sila_store_core::{Error, Result};
 
 use crate::fs::PlainSource;
 use crate::workspace::{convert, ConvertOptions};
-pub use store::{backend, Instrumented, Instruments, TierStore};
+pub use store::{backend, Instrumented, Instruments, S3Options, TierStore};
 
 /// How many requests run at once when moving many files.
 pub const CONCURRENCY: usize = 8;
@@ -1013,6 +1013,63 @@ impl TierStore {
         .boxed()
     }
 
+    /// Stores a CAS file in the active tier (unarchiving the space if needed) and
+    /// returns its hash; a file already there is not uploaded again.
+    pub async fn put_file(&self, id: &str, bytes: Vec<u8>) -> Result<Sha256Hex> {
+        let hash = Sha256Hex::of(&bytes);
+        let rel = EntryKind::StaticFile(hash.clone()).path();
+        for _ in 0..MAX_ATTEMPTS {
+            let (mut meta, version) = self.active_metadata(id).await?;
+            if meta.files.contains_key(&rel) {
+                return Ok(hash);
+            }
+            let key = self.active_key(id, &meta.epoch, &rel);
+            self.store
+                .put(&key, PutPayload::from(bytes.clone()))
+                .await
+                .map_err(backend)?;
+            meta.files.insert(
+                rel.clone(),
+                IndexEntry {
+                    size: bytes.len() as u64,
+                    sha256: hash.as_str().into(),
+                },
+            );
+            meta.generation += 1;
+            meta.last_activity_ms = now_ms();
+            match self.write_metadata(&meta, version.as_ref()).await {
+                Ok(()) => return Ok(hash),
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "space {id} kept changing; gave up after {MAX_ATTEMPTS} attempts"
+        )))
+    }
+
+    /// The bytes of a CAS file (unarchiving the space if needed), checked against
+    /// its hash.
+    pub async fn get_file(&self, id: &str, hash: &Sha256Hex) -> Result<Vec<u8>> {
+        let rel = EntryKind::StaticFile(hash.clone()).path();
+        let (meta, _) = self.active_metadata(id).await?;
+        if !meta.files.contains_key(&rel) {
+            return Err(Error::NotFound(format!("{rel} in space {id}")));
+        }
+        let bytes = self
+            .get_bytes(&self.active_key(id, &meta.epoch, &rel))
+            .await?;
+        let got = Sha256Hex::of(&bytes);
+        if &got != hash {
+            return Err(Error::HashMismatch {
+                path: rel,
+                expected: hash.as_str().into(),
+                actual: got.as_str().into(),
+            });
+        }
+        Ok(bytes)
+    }
+
     /// The ops of a tree in a day range, from whichever tier holds the space.
     pub async fn get_operations(
         &self,
@@ -1145,6 +1202,42 @@ impl WireOp {
                 transient: false,
             },
         }
+    }
+
+    /// The op as RepTree takes it (a value that is absent means deleted).
+    pub fn to_tree_op(&self) -> Result<sila_store_core::reptree::TreeOp> {
+        use sila_store_core::reptree::{OpId, OpKind, TreeOp};
+        let kind = match (&self.parent_id, &self.key) {
+            (Some(parent), _) => OpKind::Move {
+                parent: parent.clone(),
+            },
+            (None, Some(key)) => OpKind::Set {
+                key: key.clone(),
+                value: match &self.value {
+                    Some(v) => Some(
+                        serde_json::to_string(v)
+                            .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+                    ),
+                    None => None,
+                },
+            },
+            (None, None) => {
+                return Err(Error::InvalidArgument("an op needs parentId or key".into()))
+            }
+        };
+        Ok(TreeOp {
+            id: OpId {
+                counter: self.id.counter,
+                peer: self.id.peer_id.clone(),
+            },
+            target: self.target_id.clone(),
+            kind,
+        })
+    }
+
+    /// The wire form of a RepTree op (raw JSON values parsed).
+    pub fn from_tree(op: &sila_store_core::reptree::TreeOp) -> Self {
+        Self::from_tree_op(op)
     }
 
     /// The line Sila writes for this op, and the file kind it goes to.
@@ -1305,5 +1398,76 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl sila_store_core::storage::WorkspaceStorage for TierStore {
+    async fn put_operation(
+        &self,
+        space_id: &str,
+        tree: &TreeId,
+        op: &sila_store_core::reptree::TreeOp,
+    ) -> Result<()> {
+        self.sync_tree(
+            space_id,
+            tree,
+            &[WireOp::from_tree(op)],
+            Some(&BTreeMap::new()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn get_operations(
+        &self,
+        space_id: &str,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Vec<Operation>> {
+        TierStore::get_operations(self, space_id, tree, from, to).await
+    }
+
+    async fn put_file(&self, space_id: &str, bytes: Vec<u8>) -> Result<Sha256Hex> {
+        TierStore::put_file(self, space_id, bytes).await
+    }
+
+    async fn get_file(&self, space_id: &str, hash: &Sha256Hex) -> Result<Vec<u8>> {
+        TierStore::get_file(self, space_id, hash).await
+    }
+
+    async fn workspace_format(
+        &self,
+        space_id: &str,
+    ) -> Result<sila_store_core::storage::StorageFormat> {
+        use sila_store_core::storage::StorageFormat;
+        let (meta, _) = self.require_metadata(space_id).await?;
+        Ok(match meta.tier {
+            Tier::Active => StorageFormat::PlainFiles,
+            Tier::Archived => StorageFormat::Sqlite,
+        })
+    }
+
+    async fn convert_to_sqlite(&self, space_id: &str) -> Result<()> {
+        self.archive(space_id).await.map(|_| ())
+    }
+
+    async fn convert_to_plain(&self, space_id: &str) -> Result<()> {
+        self.unarchive(space_id).await.map(|_| ())
+    }
+
+    async fn sync_workspace(
+        &self,
+        space_id: &str,
+        tree: &TreeId,
+        client_ops: &[sila_store_core::reptree::TreeOp],
+        state: Option<&sila_store_core::storage::StateVector>,
+    ) -> Result<Vec<sila_store_core::reptree::TreeOp>> {
+        let wire: Vec<WireOp> = client_ops.iter().map(WireOp::from_tree).collect();
+        self.sync_tree(space_id, tree, &wire, state)
+            .await?
+            .iter()
+            .map(WireOp::to_tree_op)
+            .collect()
     }
 }

@@ -177,6 +177,24 @@ impl ObjectStore for Instrumented {
     }
 }
 
+/// S3 settings given explicitly (flags); each one overrides its `AWS_*` variable.
+#[derive(Clone, Debug, Default)]
+pub struct S3Options {
+    /// Endpoint URL of an S3-compatible service (`AWS_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// Region (`AWS_REGION`).
+    pub region: Option<String>,
+    /// Access key id (`AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret access key (`AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<String>,
+    /// Allow plain HTTP (`AWS_ALLOW_HTTP`).
+    pub allow_http: Option<bool>,
+    /// Virtual-hosted-style requests instead of path style
+    /// (`AWS_VIRTUAL_HOSTED_STYLE_REQUEST`).
+    pub virtual_hosted_style: Option<bool>,
+}
+
 /// A configured store: the object store and the key prefix of this deployment.
 #[derive(Clone, Debug)]
 pub struct TierStore {
@@ -194,6 +212,11 @@ impl TierStore {
     /// region, credentials, `AWS_ALLOW_HTTP`, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`),
     /// `file:///path/prefix` (the same layout in a local folder) or `memory://prefix`.
     pub fn open(url: &str) -> Result<Self, Error> {
+        Self::open_with(url, &S3Options::default())
+    }
+
+    /// [`TierStore::open`] with S3 settings that override the `AWS_*` variables.
+    pub fn open_with(url: &str, s3: &S3Options) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidArgument(format!("store {url:?}: {why}"));
         let (store, prefix, native_cas): (Arc<dyn ObjectStore>, String, bool) =
             if let Some(rest) = url.strip_prefix("s3://") {
@@ -201,11 +224,27 @@ impl TierStore {
                 if bucket.is_empty() {
                     return Err(bad("no bucket"));
                 }
-                let s3 = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .build()
-                    .map_err(backend)?;
-                (Arc::new(s3), prefix.trim_matches('/').to_string(), true)
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+                if let Some(v) = &s3.endpoint {
+                    b = b.with_endpoint(v);
+                }
+                if let Some(v) = &s3.region {
+                    b = b.with_region(v);
+                }
+                if let Some(v) = &s3.access_key_id {
+                    b = b.with_access_key_id(v);
+                }
+                if let Some(v) = &s3.secret_access_key {
+                    b = b.with_secret_access_key(v);
+                }
+                if let Some(v) = s3.allow_http {
+                    b = b.with_allow_http(v);
+                }
+                if let Some(v) = s3.virtual_hosted_style {
+                    b = b.with_virtual_hosted_style_request(v);
+                }
+                let store = b.build().map_err(backend)?;
+                (Arc::new(store), prefix.trim_matches('/').to_string(), true)
             } else if let Some(path) = url.strip_prefix("file://") {
                 if !path.starts_with('/') {
                     return Err(bad("file:// needs an absolute path"));
