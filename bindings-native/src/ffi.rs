@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sila_store_core::entries::{read_all, EntryMeta, Operation, Progress};
+use sila_store_core::entries::{read_entry, Operation, Progress};
 use sila_store_core::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
 use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
 use sila_store_core::layout::{EntryKind, OpsFileKey};
@@ -305,29 +305,8 @@ impl Workspace {
         } else {
             EntryKind::MutableFile(MutableId::from_uuid(&id)?)
         };
-        let path = kind.path();
         Ok(workspace::with_source(&self.path, |s| {
-            let entry: EntryMeta = s
-                .entries()?
-                .into_iter()
-                .find(|e| e.kind == kind)
-                .ok_or_else(|| Error::NotFound(path.clone()))?;
-            let bytes = read_all(s.open(&entry)?, &entry.path)?;
-            let got = Sha256Hex::of(&bytes);
-            let promised = entry.sha256.clone().or(match &entry.kind {
-                EntryKind::StaticFile(h) => Some(h.clone()),
-                _ => None,
-            });
-            if let Some(expected) = promised {
-                if expected != got {
-                    return Err(Error::HashMismatch {
-                        path: entry.path,
-                        expected: expected.as_str().into(),
-                        actual: got.as_str().into(),
-                    });
-                }
-            }
-            Ok(bytes)
+            read_entry(s, &kind)?.ok_or_else(|| Error::NotFound(kind.path()))
         })?)
     }
 

@@ -261,6 +261,25 @@ pub fn check_digest(entry: &EntryMeta, got: &Digest256) -> Result<()> {
     Ok(())
 }
 
+/// Finds the entry of `kind` and reads it whole (for small files and single blobs),
+/// checked against everything that promises its bytes ([`check_digest`]); `None` if
+/// the workspace has no such entry.
+pub fn read_entry(source: &mut dyn EntrySource, kind: &EntryKind) -> Result<Option<Vec<u8>>> {
+    let Some(entry) = source.entries()?.into_iter().find(|e| &e.kind == kind) else {
+        return Ok(None);
+    };
+    let mut hashing = HashingReader::new(source.open(&entry)?.take(entry.size.saturating_add(1)));
+    let bytes = read_all(&mut hashing, &entry.path)?;
+    check_digest(&entry, &hashing.finish())?;
+    Ok(Some(bytes))
+}
+
+/// The id in `space.json`; `None` without a `space.json` or without an id in it.
+pub fn read_space_id(source: &mut dyn EntrySource) -> Result<Option<String>> {
+    Ok(read_entry(source, &EntryKind::SpaceJson)?
+        .and_then(|b| crate::space::space_id_from_json(&b)))
+}
+
 /// Largest ops file read whole into memory (ops files are one peer's day; anything
 /// larger is refused rather than risking memory).
 pub const MAX_OPS_FILE: u64 = 1 << 30;

@@ -433,7 +433,21 @@ async fn storage_api_checks<S: sila_store_core::storage::WorkspaceStorage>(
     let hash = s.put_file(&id, blob.clone()).await.unwrap();
     assert_eq!(hash, Sha256Hex::of(&blob));
     assert_eq!(s.get_file(&id, &hash).await.unwrap(), blob);
+    let all_active = s.get_operations(&id, &tree, None, None).await.unwrap();
     s.convert_to_sqlite(&id).await.unwrap();
+    assert_eq!(
+        s.workspace_format(&id).await.unwrap(),
+        StorageFormat::Sqlite
+    );
+    // Ops read from the archive (an indexed query) equal those of the active tier,
+    // and reading them does not change the tier.
+    let from_archive = s.get_operations(&id, &tree, None, None).await.unwrap();
+    assert_eq!(from_archive, all_active, "{url}");
+    let today_archived = s
+        .get_operations(&id, &tree, Some(today), Some(today))
+        .await
+        .unwrap();
+    assert_eq!(today_archived, ops, "{url}");
     assert_eq!(
         s.workspace_format(&id).await.unwrap(),
         StorageFormat::Sqlite

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sila_store_core::entries::{EntryMeta, Progress};
+use sila_store_core::entries::{read_entry, read_space_id, Progress};
 use sila_store_core::ids::{Day, TreeId};
 use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
 use sila_store_core::layout::EntryKind;
@@ -564,20 +564,10 @@ fn run(command: Command) -> Result<ExitCode> {
 
 /// The space id (from `space.json`) and the bytes of `secrets`.
 fn read_secrets(s: &mut dyn sila_store_core::entries::EntrySource) -> Result<(String, Vec<u8>)> {
-    let entries = s.entries()?;
-    let find = |k: EntryKind| -> Result<EntryMeta> {
-        entries
-            .iter()
-            .find(|e| e.kind == k)
-            .cloned()
-            .ok_or_else(|| Error::NotFound(k.path()))
-    };
-    let space = find(EntryKind::SpaceJson)?;
-    let secrets = find(EntryKind::Secrets)?;
-    let space_bytes = sila_store_core::entries::read_all(s.open(&space)?, &space.path)?;
-    let id = sila_store_core::space::space_id_from_json(&space_bytes)
-        .ok_or_else(|| Error::Secrets("space.json has no id".into()))?;
-    let bytes = sila_store_core::entries::read_all(s.open(&secrets)?, &secrets.path)?;
+    let id = read_space_id(s)?
+        .ok_or_else(|| Error::Secrets("no space.json with an id: the key is unknown".into()))?;
+    let bytes = read_entry(s, &EntryKind::Secrets)?
+        .ok_or_else(|| Error::NotFound(EntryKind::Secrets.path()))?;
     Ok((id, bytes))
 }
 

@@ -30,7 +30,7 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
-use sila_store_core::entries::{listing, EntrySource, Operation};
+use sila_store_core::entries::{listing, Operation};
 use sila_store_core::ids::{Day, PeerId, Sha256Hex, TreeId};
 use sila_store_core::layout::{safe_relative_path, EntryKind, OpsFileKey};
 use sila_store_core::ops::{encode_line, OpLine, OpsFileKind, OpsText};
@@ -977,21 +977,7 @@ impl TierStore {
     ) -> futures::future::BoxFuture<'a, Result<Vec<WireOp>>> {
         async move {
             let mut out = Vec::new();
-            let mut files: Vec<(OpsFileKey, String)> = meta
-                .files
-                .keys()
-                .filter_map(|p| match EntryKind::from_path(p) {
-                    Ok(EntryKind::OpsFile(k)) if &k.tree == tree => Some((k, p.clone())),
-                    _ => None,
-                })
-                .collect();
-            files.sort_by(|a, b| {
-                (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(
-                    b.0.day,
-                    &b.0.peer,
-                    b.0.kind.as_str(),
-                ))
-            });
+            let files = tree_files(meta, tree, None, None);
             for (key, rel) in files {
                 let bytes = self
                     .get_bytes(&self.active_key(id, &meta.epoch, &rel))
@@ -1070,7 +1056,9 @@ impl TierStore {
         Ok(bytes)
     }
 
-    /// The ops of a tree in a day range, from whichever tier holds the space.
+    /// The ops of a tree in a day range, from whichever tier holds the space: only
+    /// that tree's ops files of those days from the active tier, or an indexed query
+    /// of the downloaded archive. Reading does not change the tier.
     pub async fn get_operations(
         &self,
         id: &str,
@@ -1078,12 +1066,56 @@ impl TierStore {
         from: Option<Day>,
         to: Option<Day>,
     ) -> Result<Vec<Operation>> {
-        let dir = TempDir::new("ops")?;
-        self.pull(id, &dir.0.join("w")).await?;
-        tokio::task::block_in_place(|| {
-            crate::workspace::with_source(&dir.0.join("w"), |s| s.get_operations(tree, from, to))
-        })
+        let (meta, _) = self.require_metadata(id).await?;
+        if meta.tier == Tier::Archived {
+            let work = TempDir::new("ops")?;
+            let db = work.0.join("workspace.db");
+            self.download_archive(&meta, &db).await?;
+            return tokio::task::block_in_place(|| {
+                crate::workspace::with_source(&db, |s| s.get_operations(tree, from, to))
+            });
+        }
+        let mut out = Vec::new();
+        for (key, rel) in tree_files(&meta, tree, from, to) {
+            let bytes = self
+                .get_bytes(&self.active_key(id, &meta.epoch, &rel))
+                .await?;
+            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
+                path: rel.clone(),
+                line,
+            })?;
+            out.extend(text.lines.iter().map(|l| Operation::new(&key, l)));
+        }
+        Ok(out)
     }
+}
+
+/// The ops files of `tree` in the index, in days `from..=to`, in `getOperations`
+/// order (day, peer, file kind).
+fn tree_files(
+    meta: &TierMetadata,
+    tree: &TreeId,
+    from: Option<Day>,
+    to: Option<Day>,
+) -> Vec<(OpsFileKey, String)> {
+    let mut files: Vec<(OpsFileKey, String)> = meta
+        .files
+        .keys()
+        .filter_map(|p| match EntryKind::from_path(p) {
+            Ok(EntryKind::OpsFile(k))
+                if &k.tree == tree
+                    && from.is_none_or(|f| k.day >= f)
+                    && to.is_none_or(|t| k.day <= t) =>
+            {
+                Some((k, p.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    files.sort_by(|a, b| {
+        (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
+    });
+    files
 }
 
 /// The lock of one object key, for conditional writes from this process.
@@ -1283,16 +1315,9 @@ impl WireOp {
 }
 
 fn space_id_of(source: &mut PlainSource) -> Result<String> {
-    let entries = source.entries()?;
-    let sj = entries
-        .iter()
-        .find(|e| e.kind == EntryKind::SpaceJson)
-        .ok_or_else(|| {
-            Error::NotAWorkspace("no space-v1/space.json: cannot tell the space id".into())
-        })?;
-    let bytes = sila_store_core::entries::read_all(source.open(sj)?, &sj.path)?;
-    let id = sila_store_core::space::space_id_from_json(&bytes)
-        .ok_or_else(|| Error::NotAWorkspace("space.json has no id".into()))?;
+    let id = sila_store_core::entries::read_space_id(source)?.ok_or_else(|| {
+        Error::NotAWorkspace("no space-v1/space.json with an id: cannot tell the space id".into())
+    })?;
     valid_space_id(&id)?;
     Ok(id)
 }
