@@ -1,0 +1,738 @@
+// sila-store for JavaScript: the same codec as the native side (compiled to wasm),
+// plus the stores and the seed's WorkspaceStorage API. Shared by the browser entry
+// (web.js) and the Node entry (node.js); the wasm module is initialised by them.
+import * as wasm from './wasm/sila_store_wasm.js';
+
+/** The exact text of `sila.md` that Sila writes (SILA-FORMAT.md §3.3). */
+export const SILA_MD =
+  "# Sila Space\n\nThis directory contains a Sila space. Please do not rename or modify the 'space-v1' folder as you won't be able to open the space from Sila. Sila needs it as is.";
+
+/** Where a store keeps a workspace that is archived (one SQLite archive). */
+export const ARCHIVE_PATH = 'sila-store-archive.sqlite';
+
+const SPACE_JSON = 'space-v1/space.json';
+const te = new TextEncoder();
+const td = new TextDecoder('utf-8', { fatal: true });
+
+/** An error with a stable `code` (`HashMismatch`, `UnsupportedVersion`, `UnsafePath`…). */
+export class SilaStoreError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'SilaStoreError';
+    this.code = code;
+  }
+}
+
+/** Calls into wasm: core errors come with their code; a Rust panic (a wasm trap) is
+ * turned into an `Internal` error carrying the panic's message, never an opaque
+ * `unreachable`. */
+function call(f, ...args) {
+  try {
+    return f(...args);
+  } catch (e) {
+    if (e instanceof SilaStoreError) throw e;
+    if (e instanceof WebAssembly.RuntimeError) {
+      let panic = null;
+      try {
+        panic = wasm.takePanic();
+      } catch {
+        // the module is unusable; keep the trap's message
+      }
+      throw new SilaStoreError('Internal', `internal error in sila-store: ${panic ?? e.message}`);
+    }
+    if (e && typeof e === 'object' && typeof e.code === 'string') {
+      throw new SilaStoreError(e.code, e.message);
+    }
+    throw e;
+  }
+}
+
+function bytesOf(x, what) {
+  if (x instanceof Uint8Array) return x;
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  throw new SilaStoreError('InvalidArgument', `${what} must be a Uint8Array`);
+}
+
+const progressOf = (opts) => (opts && typeof opts.onProgress === 'function' ? opts.onProgress : undefined);
+
+/** The version of sila-store. */
+export function version() {
+  return wasm.version();
+}
+
+/** `'sqlite'`, `'zip'`, `'plain'` (an array of `{path, bytes}`) or `'unknown'`. */
+export function detectFormat(workspace) {
+  return wasm.detectFormat(workspace);
+}
+
+/** A ZIP archive → a SQLite archive (read back and compared file by file). */
+export function zipToSqlite(zip, opts) {
+  return call(wasm.convertFrom, bytesOf(zip, 'zip'), 'zip', 'sqlite', progressOf(opts));
+}
+
+/** A SQLite archive → a ZIP archive (read back and compared file by file). */
+export function sqliteToZip(db, opts) {
+  return call(wasm.convertFrom, bytesOf(db, 'db'), 'sqlite', 'zip', progressOf(opts));
+}
+
+/** Any workspace (archive bytes or `{path, bytes}[]`) → `'sqlite'` | `'zip'` (bytes)
+ * or `'plain'` (files). The result is verified before it is returned. */
+export function convert(workspace, to, opts) {
+  return call(wasm.convert, workspace, to, progressOf(opts));
+}
+
+/** Checks everything; problems are in the report (`{ok, errors, warnings, info}`). */
+export function verify(workspace, opts) {
+  return call(wasm.verify, workspace, progressOf(opts));
+}
+
+/** Space id, trees, ops, files and sizes. */
+export function info(workspace) {
+  return call(wasm.info, workspace);
+}
+
+/** The ops of a tree (`{day, peer, fileKind, line}`) in day folders `from..to`. */
+export function getOperations(workspace, treeId, range = {}) {
+  return call(wasm.getOperations, workspace, treeId, range.from ?? undefined, range.to ?? undefined);
+}
+
+/** The SHA-256 of bytes, lowercase hex. */
+export function sha256(bytes) {
+  return wasm.sha256(bytesOf(bytes, 'bytes'));
+}
+
+/** An ops line exactly as Sila writes it (SILA-FORMAT.md §2.1): moves
+ * `[counter,"target",parent]`, properties `[counter,"target","key",value]` with a
+ * deletion (`value` undefined) written as `{}`. */
+export function opToLine(op) {
+  const counter = op.id?.counter ?? op.clock ?? op.counter;
+  const target = op.targetId;
+  if (!Number.isSafeInteger(counter) || counter < 0) {
+    throw new SilaStoreError('InvalidArgument', `op counter ${counter} is not a counter`);
+  }
+  if (typeof target !== 'string' || /["\\\n]/.test(target)) {
+    throw new SilaStoreError('InvalidId', `op target ${JSON.stringify(target)} cannot be written`);
+  }
+  if (op.parentId !== undefined) {
+    return { kind: 'm', line: `[${counter},"${target}",${JSON.stringify(op.parentId)}]` };
+  }
+  if (typeof op.key !== 'string' || /["\\\n]/.test(op.key)) {
+    throw new SilaStoreError('InvalidArgument', `op key ${JSON.stringify(op.key)} cannot be written`);
+  }
+  const value = op.value === undefined ? {} : op.value;
+  return { kind: 'p', line: `[${counter},"${target}","${op.key}",${JSON.stringify(value)}]` };
+}
+
+/** The ops of one ops file, as RepTree's `VertexOperation`s (`{id: {counter, peerId},
+ * targetId, parentId}` or `{…, key, value}`; a deleted property has no `value`). */
+export function parseOpsFile(path, bytes) {
+  return call(wasm.parseOpsFile, path, bytesOf(bytes, 'bytes')).map(wireOp);
+}
+
+function wireOp(o) {
+  const op = { id: { counter: o.counter, peerId: o.peerId }, targetId: o.targetId };
+  if ('parentId' in o) op.parentId = o.parentId;
+  else {
+    op.key = o.key;
+    if (o.valueJson !== undefined) op.value = JSON.parse(o.valueJson);
+    op.transient = false;
+  }
+  return op;
+}
+
+const today = () => wasm.dayOf(Date.now());
+const treeDir = (treeId) => `space-v1/ops/${treeId.slice(0, 2)}/${treeId.slice(2)}/`;
+
+// ---------------------------------------------------------------------------------
+// Stores: where a workspace's files live. A store is any object with
+//   list(): Promise<string[]>                   every path, relative, '/'-separated
+//   read(path): Promise<Uint8Array | null>      null when absent
+//   write(path, bytes): Promise<void>           atomic: all the bytes or none
+//   remove(path): Promise<void>                 no error when absent
+// ---------------------------------------------------------------------------------
+
+/** Throws `UnsafePath` / `InvalidId` for a path that is not a safe workspace path. */
+export function checkPath(path) {
+  if (path === ARCHIVE_PATH) return;
+  call(wasm.classifyPath, path);
+}
+
+/** A store in memory (a `Map` of path → bytes). */
+export class MemoryStore {
+  constructor(files) {
+    this.files = new Map();
+    for (const f of files ?? []) this.files.set(f.path, bytesOf(f.bytes, f.path));
+  }
+  async list() {
+    return [...this.files.keys()].sort();
+  }
+  async read(path) {
+    return this.files.get(path) ?? null;
+  }
+  async write(path, bytes) {
+    checkPath(path);
+    this.files.set(path, bytesOf(bytes, path).slice());
+  }
+  async remove(path) {
+    this.files.delete(path);
+  }
+}
+
+/** A store made of the host's own async functions `{list, read, write, remove}` (see
+ * above); `write` must be atomic. Paths are checked before they reach `write`. */
+export class CallbackStore {
+  constructor(fns) {
+    for (const name of ['list', 'read', 'write', 'remove']) {
+      if (typeof fns?.[name] !== 'function') {
+        throw new SilaStoreError('InvalidArgument', `CallbackStore needs an async function \`${name}\``);
+      }
+    }
+    this.fns = fns;
+  }
+  async list() {
+    return [...(await this.fns.list())].sort();
+  }
+  async read(path) {
+    const b = await this.fns.read(path);
+    return b == null ? null : bytesOf(b, path);
+  }
+  async write(path, bytes) {
+    checkPath(path);
+    await this.fns.write(path, bytesOf(bytes, path));
+  }
+  async remove(path) {
+    await this.fns.remove(path);
+  }
+}
+
+/** The plain layout in a directory of the Origin Private File System (browser).
+ * `OpfsStore.open('name')` opens (creating) a directory of the OPFS root. Writes go
+ * through `createWritable`, which only replaces the file when it is closed. */
+export class OpfsStore {
+  constructor(dirHandle) {
+    this.dir = dirHandle;
+  }
+  static async open(name, { create = true } = {}) {
+    const root = await navigator.storage.getDirectory();
+    return new OpfsStore(await root.getDirectoryHandle(name, { create }));
+  }
+  /** Names of the workspaces (directories) at the OPFS root. */
+  static async listDirectories() {
+    const root = await navigator.storage.getDirectory();
+    const out = [];
+    for await (const [name, h] of root.entries()) if (h.kind === 'directory') out.push(name);
+    return out.sort();
+  }
+  /** Deletes a workspace directory of the OPFS root. */
+  static async removeDirectory(name) {
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry(name, { recursive: true });
+  }
+  async #dirOf(path, create) {
+    const parts = path.split('/');
+    let d = this.dir;
+    for (const p of parts.slice(0, -1)) d = await d.getDirectoryHandle(p, { create });
+    return [d, parts[parts.length - 1]];
+  }
+  async list() {
+    const out = [];
+    const walk = async (d, prefix) => {
+      for await (const [name, h] of d.entries()) {
+        if (h.kind === 'directory') await walk(h, `${prefix}${name}/`);
+        else if (!name.endsWith('.crswap')) out.push(prefix + name);
+      }
+    };
+    await walk(this.dir, '');
+    return out.sort();
+  }
+  async read(path) {
+    try {
+      const [d, name] = await this.#dirOf(path, false);
+      const f = await (await d.getFileHandle(name)).getFile();
+      return new Uint8Array(await f.arrayBuffer());
+    } catch (e) {
+      if (e?.name === 'NotFoundError' || e?.name === 'TypeMismatchError') return null;
+      throw e;
+    }
+  }
+  async write(path, bytes) {
+    checkPath(path);
+    const [d, name] = await this.#dirOf(path, true);
+    const h = await d.getFileHandle(name, { create: true });
+    const w = await h.createWritable({ keepExistingData: false });
+    try {
+      await w.write(bytesOf(bytes, path));
+      await w.close();
+    } catch (e) {
+      await w.abort().catch(() => {});
+      throw e;
+    }
+  }
+  async remove(path) {
+    try {
+      const [d, name] = await this.#dirOf(path, false);
+      await d.removeEntry(name);
+    } catch (e) {
+      if (e?.name !== 'NotFoundError') throw e;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Whole workspaces in and out of stores.
+// ---------------------------------------------------------------------------------
+
+/** Every file of a store as `{path, bytes}` (the archive file excluded). */
+export async function readFiles(store) {
+  const out = [];
+  for (const path of await store.list()) {
+    if (path === ARCHIVE_PATH) continue;
+    const bytes = await store.read(path);
+    if (bytes) out.push({ path, bytes });
+  }
+  return out;
+}
+
+/** Writes a workspace (archive bytes or `{path, bytes}[]`) into a store as plain
+ * files, verified first (a workspace that does not verify is refused and nothing is
+ * written); `space.json` goes first. Returns the number of files written. */
+export async function writeFiles(store, workspace, opts) {
+  const files = Array.isArray(workspace)
+    ? convert(workspace, 'plain', opts)
+    : convert(bytesOf(workspace, 'workspace'), 'plain', opts);
+  files.sort((a, b) => (a.path === SPACE_JSON ? -1 : b.path === SPACE_JSON ? 1 : 0));
+  let done = 0;
+  const total = files.length;
+  for (const f of files) {
+    await store.write(f.path, f.bytes);
+    progressOf(opts)?.({ phase: 'writing', done: ++done, total });
+  }
+  return files.length;
+}
+
+/** The seed's `WorkspaceStorage` over a store holding one workspace. */
+export function openWorkspace(store) {
+  return new Workspace(store);
+}
+
+/** One workspace in a store: kept as plain files (active) or as one SQLite archive at
+ * `ARCHIVE_PATH` (archived). While the archive exists it is the workspace: plain files
+ * beside it are the leftovers of an interrupted (un)archive and are replaced. */
+export class Workspace {
+  constructor(store) {
+    this.store = store;
+  }
+
+  /** `'sqlite'` (archived), `'plain'` or `'empty'`. */
+  async getWorkspaceFormat() {
+    const paths = await this.store.list();
+    if (paths.includes(ARCHIVE_PATH)) return 'sqlite';
+    return paths.length ? 'plain' : 'empty';
+  }
+
+  async #archive() {
+    return this.store.read(ARCHIVE_PATH);
+  }
+
+  /** The workspace as the codec takes it: archive bytes or plain files. */
+  async snapshot() {
+    return (await this.#archive()) ?? (await readFiles(this.store));
+  }
+
+  /** The ops of a tree in day folders `from..to` (`YYYY-MM-DD`), as stored lines. */
+  async getOperations(treeId, range = {}) {
+    const archive = await this.#archive();
+    if (archive) return getOperations(archive, treeId, range);
+    const dir = treeDir(treeId);
+    const files = [];
+    for (const path of await this.store.list()) {
+      if (!path.startsWith(dir)) continue;
+      files.push({ path, bytes: await this.store.read(path) });
+    }
+    return getOperations(files, treeId, range);
+  }
+
+  /** Appends an op (a RepTree `VertexOperation`) as Sila does: to today's UTC day file
+   * of its peer; an op already stored there (same counter and peer) is skipped, and a
+   * transient op is never stored. Unarchives first if needed. */
+  async putOperation(treeId, op) {
+    await this.putOperations(treeId, [op]);
+  }
+
+  /** Appends many ops (one write per file). Returns how many were new. */
+  async putOperations(treeId, ops, { day = today() } = {}) {
+    await this.#active();
+    const byFile = new Map();
+    for (const op of ops) {
+      if (op.transient) continue;
+      const { kind, line } = opToLine(op);
+      const path = call(wasm.opsFilePath, treeId, day, op.id.peerId, kind);
+      if (!byFile.has(path)) byFile.set(path, []);
+      byFile.get(path).push([op.id.counter, line]);
+    }
+    let added = 0;
+    for (const [path, lines] of byFile) {
+      const old = (await this.store.read(path)) ?? new Uint8Array();
+      const have = new Set(parseOpsFile(path, old).map((o) => o.id.counter));
+      let text = '';
+      for (const [counter, line] of lines) {
+        if (have.has(counter)) continue;
+        have.add(counter);
+        text += `${line}\n`;
+        added++;
+      }
+      if (!text) continue;
+      const sep = old.length && old[old.length - 1] !== 10 ? '\n' : '';
+      const add = te.encode(sep + text);
+      const next = new Uint8Array(old.length + add.length);
+      next.set(old);
+      next.set(add, old.length);
+      await this.store.write(path, next);
+    }
+    return added;
+  }
+
+  /** Stores a CAS file and returns its SHA-256. Unarchives first if needed. */
+  async putFile(bytes) {
+    await this.#active();
+    const hash = sha256(bytes);
+    const path = call(wasm.staticFilePath, hash);
+    if (!(await this.store.read(path))) await this.store.write(path, bytesOf(bytes, 'bytes'));
+    return hash;
+  }
+
+  /** The bytes of a CAS file, checked against their hash. */
+  async getFile(hash) {
+    const path = call(wasm.staticFilePath, hash);
+    const archive = await this.#archive();
+    let bytes;
+    if (archive) {
+      const files = convert(archive, 'plain');
+      bytes = files.find((f) => f.path === path)?.bytes;
+    } else {
+      bytes = await this.store.read(path);
+    }
+    if (!bytes) throw new SilaStoreError('NotFound', `${path} is not in the workspace`);
+    const got = sha256(bytes);
+    if (got !== hash) {
+      throw new SilaStoreError('HashMismatch', `${path}: expected sha256 ${hash}, found ${got}`);
+    }
+    return bytes;
+  }
+
+  /** Archives: writes the SQLite archive (verified), then removes the plain files. */
+  async convertToSQLite(opts) {
+    if ((await this.getWorkspaceFormat()) === 'sqlite') return;
+    const files = await readFiles(this.store);
+    const db = convert(files, 'sqlite', opts);
+    await this.store.write(ARCHIVE_PATH, db);
+    const back = await this.store.read(ARCHIVE_PATH);
+    if (!back || sha256(back) !== sha256(db)) {
+      await this.store.remove(ARCHIVE_PATH);
+      throw new SilaStoreError('HashMismatch', `${ARCHIVE_PATH} did not read back as written`);
+    }
+    // Only now is the archive the workspace: the plain files can go.
+    for (const f of files) await this.store.remove(f.path);
+  }
+
+  /** Unarchives: writes every file (verified), then removes the archive. */
+  async convertToPlainFiles(opts) {
+    const archive = await this.#archive();
+    if (!archive) return;
+    const files = convert(archive, 'plain', opts);
+    const keep = new Set(files.map((f) => f.path));
+    for (const path of await this.store.list()) {
+      if (path !== ARCHIVE_PATH && !keep.has(path)) await this.store.remove(path);
+    }
+    for (const f of files) await this.store.write(f.path, f.bytes);
+    for (const f of files) {
+      const back = await this.store.read(f.path);
+      if (!back || sha256(back) !== sha256(f.bytes)) {
+        throw new SilaStoreError('HashMismatch', `${f.path} did not read back as written`);
+      }
+    }
+    await this.store.remove(ARCHIVE_PATH);
+  }
+
+  async #active() {
+    if ((await this.getWorkspaceFormat()) === 'sqlite') await this.convertToPlainFiles();
+  }
+
+  /** The seed's `syncWorkspace` for one tree: stores the client's ops the workspace
+   * lacks and returns the ops the client lacks (not in `clientOps`, not covered by the
+   * client's state vector `{peerId: [[start, end], …]}`). */
+  async syncWorkspace(treeId, clientOps = [], stateVector = null) {
+    const ops = await this.getOperations(treeId);
+    const server = [];
+    for (const o of ops) {
+      const path = call(wasm.opsFilePath, treeId, o.day, o.peer, o.fileKind);
+      server.push(...parseOpsFile(path, te.encode(o.line)));
+    }
+    const key = (op) => `${op.id.counter}@${op.id.peerId}`;
+    const known = new Set(server.map(key));
+    const fresh = clientOps.filter((op) => !op.transient && !known.has(key(op)));
+    if (fresh.length) await this.putOperations(treeId, fresh);
+    const clientHas = new Set(clientOps.map(key));
+    const covered = (op) =>
+      clientHas.has(key(op)) ||
+      (stateVector?.[op.id.peerId] ?? []).some(([a, b]) => op.id.counter >= a && op.id.counter <= b);
+    return server.filter((op) => !covered(op));
+  }
+
+  /** Checks the workspace (see `verify`). */
+  async verify(opts) {
+    return verify(await this.snapshot(), opts);
+  }
+
+  /** Space id, trees, ops and files (see `info`). */
+  async info() {
+    return info(await this.snapshot());
+  }
+
+  /** The workspace as one archive: `'zip'` or `'sqlite'` bytes. */
+  async export(to = 'zip', opts) {
+    return convert(await this.snapshot(), to, opts);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// IndexedDB in Sila's own Dexie schema (SILA-FORMAT.md §4).
+// ---------------------------------------------------------------------------------
+
+/** Dexie `version(1)` is IndexedDB version 10. */
+const DEXIE_VERSION = 10;
+const SCHEMA = {
+  spaces: { keyPath: 'uri', indexes: [['id', 'id'], ['name', 'name'], ['createdAt', 'createdAt'], ['userId', 'userId']] },
+  spaceRefs: {
+    keyPath: 'spaceRefId',
+    autoIncrement: true,
+    indexes: [['[spaceUri+spaceId]', ['spaceUri', 'spaceId'], true], ['spaceUri', 'spaceUri'], ['spaceId', 'spaceId']],
+  },
+  config: { keyPath: 'key', indexes: [] },
+  treeOps: {
+    keyPath: ['clock', 'peerId', 'treeId', 'spaceRefId'],
+    indexes: [['spaceRefId', 'spaceRefId'], ['treeId', 'treeId'], ['[spaceRefId+treeId]', ['spaceRefId', 'treeId']]],
+  },
+  secrets: { keyPath: ['spaceRefId', 'key'], indexes: [['spaceRefId', 'spaceRefId']] },
+};
+
+const req = (r) =>
+  new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+const done = (tx) =>
+  new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new SilaStoreError('Backend', 'IndexedDB transaction aborted'));
+  });
+
+/** Opens (creating it in Dexie's layout if it does not exist) Sila's database. */
+export async function openSilaDb(name = 'sila') {
+  const open = (version) =>
+    new Promise((resolve, reject) => {
+      const r = version ? indexedDB.open(name, version) : indexedDB.open(name);
+      r.onupgradeneeded = () => {
+        const db = r.result;
+        for (const [store, s] of Object.entries(SCHEMA)) {
+          if (db.objectStoreNames.contains(store)) continue;
+          const os = db.createObjectStore(store, { keyPath: s.keyPath, autoIncrement: !!s.autoIncrement });
+          for (const [iname, path, unique] of s.indexes) os.createIndex(iname, path, { unique: !!unique });
+        }
+      };
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+  try {
+    return await open(DEXIE_VERSION);
+  } catch (e) {
+    // A newer Sila raised the version: open it as it is.
+    if (e?.name === 'VersionError') return open();
+    throw e;
+  }
+}
+
+/** The day an IndexedDB row is placed in when exported to plain files: rows carry no
+ * day folder, so within each (tree, peer), in counter order, an op goes to the UTC day
+ * of the newest `_c` (creation time) property value seen at or before it, and to the
+ * export day when there is none yet. */
+export function placeRows(rows, exportDay = today()) {
+  const byPeer = new Map();
+  for (const r of rows) {
+    const k = `${r.treeId}\u0000${r.peerId}`;
+    if (!byPeer.has(k)) byPeer.set(k, []);
+    byPeer.get(k).push(r);
+  }
+  const out = [];
+  for (const list of byPeer.values()) {
+    list.sort((a, b) => a.clock - b.clock);
+    let newest = -Infinity;
+    for (const r of list) {
+      if (r.parentId === undefined && r.key === '_c') {
+        const t = typeof r.value === 'string' ? Date.parse(r.value) : typeof r.value === 'number' ? r.value : NaN;
+        if (Number.isFinite(t) && t > newest) newest = t;
+      }
+      out.push({ row: r, day: newest === -Infinity ? exportDay : wasm.dayOf(newest) });
+    }
+  }
+  return out;
+}
+
+/** A workspace kept in Sila's own IndexedDB database (`treeOps`, `spaces`,
+ * `spaceRefs`, `secrets`): the store reads and writes the plain layout, so
+ * `writeFiles(store, zip)` imports a workspace into the browser app's database and
+ * `readFiles(store)` exports one (ops placed in day files by `placeRows`, `secrets`
+ * encrypted as Sila's file is). Sila's schema keeps no files: pass `files` (another
+ * store, e.g. an OpfsStore) to keep `files/…` there, or writing one fails. */
+export class IndexedDbStore {
+  constructor(db, { spaceId, uri, name = null, files = null, exportDay } = {}) {
+    this.db = db;
+    this.spaceId = spaceId ?? null;
+    this.uri = uri ?? (spaceId ? `local://${spaceId}` : null);
+    this.name = name;
+    this.files = files;
+    this.exportDay = exportDay;
+    this.cache = null;
+  }
+
+  /** Opens the database `dbName` (default `sila`) for the space `spaceId`. */
+  static async open({ dbName = 'sila', ...opts } = {}) {
+    return new IndexedDbStore(await openSilaDb(dbName), opts);
+  }
+
+  /** The `spaces` rows of the database. */
+  async spaces() {
+    return req(this.db.transaction('spaces').objectStore('spaces').getAll());
+  }
+
+  async #ref(create) {
+    if (!this.spaceId) throw new SilaStoreError('InvalidArgument', 'IndexedDbStore needs a spaceId (write space.json first)');
+    const tx = this.db.transaction(['spaceRefs', 'spaces'], create ? 'readwrite' : 'readonly');
+    const refs = tx.objectStore('spaceRefs');
+    let ref = await req(refs.index('[spaceUri+spaceId]').get([this.uri, this.spaceId]));
+    if (!ref && create) {
+      const spaces = tx.objectStore('spaces');
+      if (!(await req(spaces.get(this.uri)))) {
+        spaces.put({ uri: this.uri, id: this.spaceId, name: this.name, createdAt: new Date(), userId: null, ttabsLayout: null, drafts: null });
+      }
+      const id = await req(refs.add({ spaceUri: this.uri, spaceId: this.spaceId }));
+      ref = { spaceRefId: id };
+    }
+    await done(tx);
+    return ref?.spaceRefId ?? null;
+  }
+
+  async #export() {
+    if (this.cache) return this.cache;
+    const files = new Map();
+    if (!this.spaceId) return files;
+    const ref = await this.#ref(false);
+    if (ref == null) return files;
+    files.set('sila.md', te.encode(SILA_MD));
+    files.set(SPACE_JSON, te.encode(JSON.stringify({ id: this.spaceId })));
+    const tx = this.db.transaction(['treeOps', 'secrets']);
+    const rows = await req(tx.objectStore('treeOps').index('spaceRefId').getAll(ref));
+    const secrets = await req(tx.objectStore('secrets').index('spaceRefId').getAll(ref));
+    const texts = new Map();
+    for (const { row, day } of placeRows(rows, this.exportDay)) {
+      const { kind, line } = opToLine(row);
+      const path = call(wasm.opsFilePath, row.treeId, day, row.peerId, kind);
+      texts.set(path, (texts.get(path) ?? '') + line + '\n');
+    }
+    for (const [path, text] of texts) files.set(path, te.encode(text));
+    if (secrets.length) {
+      const obj = {};
+      for (const s of secrets) obj[s.key] = s.value;
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      files.set('space-v1/secrets', te.encode(call(wasm.encryptSecrets, this.spaceId, obj, iv)));
+    }
+    this.cache = files;
+    return files;
+  }
+
+  async list() {
+    const own = [...(await this.#export()).keys()];
+    const other = this.files ? await this.files.list() : [];
+    return [...own, ...other].sort();
+  }
+
+  async read(path) {
+    const own = (await this.#export()).get(path);
+    if (own) return own;
+    return this.files ? this.files.read(path) : null;
+  }
+
+  async write(path, bytes) {
+    const kind = path === ARCHIVE_PATH ? 'archive' : call(wasm.classifyPath, path);
+    bytes = bytesOf(bytes, path);
+    this.cache = null;
+    if (kind === 'space.json') {
+      const id = JSON.parse(td.decode(bytes)).id;
+      if (this.spaceId && id !== this.spaceId) {
+        throw new SilaStoreError('InvalidArgument', `space.json names ${id}, this store holds ${this.spaceId}`);
+      }
+      if (!this.spaceId) {
+        this.spaceId = id;
+        this.uri ??= `local://${id}`;
+      }
+      await this.#ref(true);
+      return;
+    }
+    if (kind === 'sila.md') return;
+    if (kind === 'ops') {
+      const ref = await this.#ref(true);
+      const treeId = path.split('/').slice(2, 4).join('');
+      const tx = this.db.transaction('treeOps', 'readwrite');
+      const store = tx.objectStore('treeOps');
+      for (const op of parseOpsFile(path, bytes)) {
+        const row = { clock: op.id.counter, peerId: op.id.peerId, treeId, spaceRefId: ref, targetId: op.targetId };
+        if ('parentId' in op) row.parentId = op.parentId;
+        else {
+          row.key = op.key;
+          row.value = op.value;
+        }
+        store.put(row);
+      }
+      await done(tx);
+      return;
+    }
+    if (kind === 'secrets') {
+      const ref = await this.#ref(true);
+      const plain = call(wasm.decryptSecrets, this.spaceId, bytes);
+      const tx = this.db.transaction('secrets', 'readwrite');
+      for (const [key, value] of Object.entries(plain)) tx.objectStore('secrets').put({ spaceRefId: ref, key, value });
+      await done(tx);
+      return;
+    }
+    if (!this.files) {
+      throw new SilaStoreError('InvalidArgument', `Sila's IndexedDB schema keeps no files (${path}); give IndexedDbStore a \`files\` store`);
+    }
+    await this.files.write(path, bytes);
+  }
+
+  async remove(path) {
+    this.cache = null;
+    const kind = path === ARCHIVE_PATH ? 'archive' : call(wasm.classifyPath, path);
+    if (kind === 'ops') {
+      const ref = await this.#ref(false);
+      const own = (await this.#export()).get(path);
+      if (ref == null || !own) return;
+      const treeId = path.split('/').slice(2, 4).join('');
+      const tx = this.db.transaction('treeOps', 'readwrite');
+      for (const op of parseOpsFile(path, own)) tx.objectStore('treeOps').delete([op.id.counter, op.id.peerId, treeId, ref]);
+      await done(tx);
+      this.cache = null;
+    } else if (kind === 'secrets') {
+      const ref = await this.#ref(false);
+      if (ref == null) return;
+      const tx = this.db.transaction('secrets', 'readwrite');
+      const keys = await req(tx.objectStore('secrets').index('spaceRefId').getAllKeys(ref));
+      for (const k of keys) tx.objectStore('secrets').delete(k);
+      await done(tx);
+    } else if (this.files && kind !== 'space.json' && kind !== 'sila.md') {
+      await this.files.remove(path);
+    }
+  }
+}

@@ -1,0 +1,208 @@
+// The npm package as users get it: this file runs in a temporary project where the
+// packed tarball is installed (scripts/test-wasm), so `sila-store` resolves to the
+// package's Node entry. SILA_STORE_CLI is the native CLI; SILA_STORE_ROOT the repo.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, cpSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as sila from 'sila-store';
+
+const ROOT = process.env.SILA_STORE_ROOT;
+const CLI = process.env.SILA_STORE_CLI;
+assert.ok(ROOT && CLI, 'SILA_STORE_ROOT and SILA_STORE_CLI must be set (scripts/test-wasm sets them)');
+
+const fixtures = ['tests/fixtures', 'tests/fixtures-edge'].flatMap((d) =>
+  readdirSync(join(ROOT, d), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => ({ name: e.name, dir: join(ROOT, d, e.name) })),
+);
+const tmp = () => mkdtempSync(join(tmpdir(), 'sila-store-npm-'));
+const cli = (...args) => execFileSync(CLI, args, { encoding: 'utf8' });
+
+/** path → sha256 of every file under `dir`. */
+function listing(dir) {
+  const out = {};
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const abs = join(e.parentPath ?? e.path, e.name);
+    out[abs.slice(dir.length + 1)] = createHash('sha256').update(readFileSync(abs)).digest('hex');
+  }
+  return out;
+}
+const filesListing = (files) =>
+  Object.fromEntries(files.map((f) => [f.path, createHash('sha256').update(f.bytes).digest('hex')]));
+
+test('fixtures exist', () => assert.ok(fixtures.length >= 7, `${fixtures.length} fixtures`));
+
+for (const fx of fixtures) {
+  test(`${fx.name}: wasm archives extract with the native CLI to the same bytes`, async () => {
+    const t = tmp();
+    const files = await sila.readFiles(new sila.NodeFsStore(fx.dir));
+    for (const to of ['sqlite', 'zip']) {
+      const bytes = sila.convert(files, to);
+      const archive = join(t, `ws.${to === 'sqlite' ? 'db' : 'zip'}`);
+      writeFileSync(archive, bytes);
+      cli('convert', archive, join(t, `out-${to}`));
+      assert.deepEqual(listing(join(t, `out-${to}`)), listing(fx.dir));
+    }
+    // zipToSqlite / sqliteToZip on the wasm side, extracted natively too.
+    const db = sila.zipToSqlite(sila.convert(files, 'zip'));
+    writeFileSync(join(t, 'z2s.db'), db);
+    cli('convert', join(t, 'z2s.db'), join(t, 'out-z2s'));
+    assert.deepEqual(listing(join(t, 'out-z2s')), listing(fx.dir));
+    rmSync(t, { recursive: true });
+  });
+
+  test(`${fx.name}: native CLI archives extract with wasm to the same bytes`, async () => {
+    const t = tmp();
+    for (const ext of ['db', 'zip']) {
+      cli('convert', fx.dir, join(t, `ws.${ext}`));
+      const bytes = new Uint8Array(readFileSync(join(t, `ws.${ext}`)));
+      assert.deepEqual(filesListing(sila.convert(bytes, 'plain')), listing(fx.dir));
+      // Through a store, as a host would unpack it onto disk.
+      await sila.writeFiles(new sila.NodeFsStore(join(t, `out-${ext}`)), bytes);
+      assert.deepEqual(listing(join(t, `out-${ext}`)), listing(fx.dir));
+    }
+    const zip = sila.sqliteToZip(new Uint8Array(readFileSync(join(t, 'ws.db'))));
+    writeFileSync(join(t, 's2z.zip'), zip);
+    cli('convert', join(t, 's2z.zip'), join(t, 'out-s2z'));
+    assert.deepEqual(listing(join(t, 'out-s2z')), listing(fx.dir));
+    rmSync(t, { recursive: true });
+  });
+
+  test(`${fx.name}: info and ops agree with the native CLI`, async () => {
+    const files = await sila.readFiles(new sila.NodeFsStore(fx.dir));
+    const info = sila.info(files);
+    const native = JSON.parse(cli('info', '--json', fx.dir));
+    assert.equal(info.spaceId, native.spaceId ?? native.space_id);
+    const db = sila.convert(files, 'sqlite');
+    const ws = sila.openWorkspace(new sila.NodeFsStore(fx.dir));
+    for (const tree of info.trees) {
+      const lines = cli('ops', '--tree', tree.id, fx.dir);
+      const got = await ws.getOperations(tree.id);
+      assert.equal(got.map((o) => o.line + '\n').join(''), lines, tree.id);
+      assert.deepEqual(sila.getOperations(db, tree.id), got);
+      const day = info.days[0];
+      assert.deepEqual(
+        await ws.getOperations(tree.id, { from: day, to: day }),
+        got.filter((o) => o.day === day),
+      );
+    }
+    const report = sila.verify(files);
+    assert.equal(report.errors.length, 0, JSON.stringify(report.errors));
+    if (fx.name === 'citybean-coffee-wrong-space-id') {
+      assert.ok(report.warnings.some((w) => w.code === 'SpaceJsonNamesAppTree'), JSON.stringify(report.warnings));
+    }
+  });
+}
+
+test('errors carry a stable code and nothing is written', async () => {
+  const files = await sila.readFiles(new sila.NodeFsStore(join(ROOT, 'tests/fixtures/rich')));
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof Error);
+      return e.code;
+    }
+    return 'no error';
+  };
+  const cas = files.find((f) => f.path.startsWith('space-v1/files/static/'));
+  const tampered = files.map((f) => (f === cas ? { path: f.path, bytes: new Uint8Array([...f.bytes, 1]) } : f));
+  assert.equal(code(() => sila.convert(tampered, 'zip')), 'HashMismatch');
+  const db = sila.convert(files, 'sqlite');
+  const future = db.slice();
+  future.set([0, 0, 0, 99], 60); // user_version
+  assert.equal(code(() => sila.sqliteToZip(future)), 'UnsupportedVersion');
+  assert.equal(code(() => sila.convert([{ path: '../evil', bytes: new Uint8Array(1) }], 'zip')), 'UnsafePath');
+  assert.equal(code(() => sila.zipToSqlite(db)), 'NotAnArchive');
+  assert.equal(code(() => sila.convert(new Uint8Array([1, 2, 3]), 'zip')), 'NotAWorkspace');
+  assert.equal(code(() => sila.sqliteToZip(db.slice(0, 8192))), 'Corrupt');
+  const badLine = [...files, { path: files.find((f) => f.path.endsWith('-p.jsonl')).path.replace(/[^/]+$/, 'ab-p.jsonl'), bytes: new Uint8Array([0xff, 0x0a]) }];
+  assert.equal(code(() => sila.convert(badLine, 'zip')), 'InvalidUtf8');
+  // A store refuses an unsafe path before touching the disk.
+  const t = tmp();
+  await assert.rejects(new sila.NodeFsStore(t).write('space-v1/../../x', new Uint8Array(1)), { code: 'UnsafePath' });
+  // writeFiles verifies first: a workspace that does not convert writes nothing.
+  await assert.rejects(sila.writeFiles(new sila.NodeFsStore(join(t, 'w')), tampered), { code: 'HashMismatch' });
+  assert.equal(existsSync(join(t, 'w')), false);
+});
+
+test('progress is reported for long work', async () => {
+  const files = await sila.readFiles(new sila.NodeFsStore(join(ROOT, 'tests/fixtures/citybean-coffee-complete')));
+  const seen = [];
+  sila.convert(files, 'zip', { onProgress: (p) => seen.push(p) });
+  const total = files.reduce((n, f) => n + f.bytes.length, 0);
+  assert.ok(seen.length >= files.length, `${seen.length} progress calls`);
+  for (const p of seen) assert.ok(p.done <= p.total && p.total === total && typeof p.phase === 'string');
+  assert.deepEqual([...new Set(seen.map((p) => p.phase))], ['converting', 'verifying']);
+  assert.equal(seen.at(-1).done, total);
+});
+
+test('WorkspaceStorage over a folder: put, get, sync, archive and unarchive', async () => {
+  const t = tmp();
+  cpSync(join(ROOT, 'tests/fixtures/rich'), join(t, 'ws'), { recursive: true });
+  const before = listing(join(t, 'ws'));
+  const ws = sila.openWorkspace(new sila.NodeFsStore(join(t, 'ws')));
+  assert.equal(await ws.getWorkspaceFormat(), 'plain');
+  const tree = (await ws.info()).spaceId;
+  const all = await ws.getOperations(tree);
+
+  // Archive: one SQLite file, the same ops, plain files gone; then back, byte for byte.
+  const phases = new Set();
+  await ws.convertToSQLite({ onProgress: (p) => phases.add(p.phase) });
+  assert.ok(phases.has('converting') && phases.has('verifying'), [...phases].join());
+  assert.equal(await ws.getWorkspaceFormat(), 'sqlite');
+  assert.deepEqual(Object.keys(listing(join(t, 'ws'))), [sila.ARCHIVE_PATH]);
+  assert.deepEqual(await ws.getOperations(tree), all);
+  await ws.convertToPlainFiles();
+  assert.deepEqual(listing(join(t, 'ws')), before);
+
+  // putOperation appends to today's file of the peer, once.
+  const op = { id: { counter: 900001, peerId: 'npmtestpeer' }, targetId: 'v1', key: 'name', value: 'café ☕', transient: false };
+  await ws.putOperation(tree, op);
+  await ws.putOperation(tree, op);
+  await ws.putOperation(tree, { ...op, id: { counter: 900002, peerId: 'npmtestpeer' }, transient: true });
+  const mine = (await ws.getOperations(tree)).filter((o) => o.peer === 'npmtestpeer');
+  assert.deepEqual(mine.map((o) => o.line), ['[900001,"v1","name","café ☕"]']);
+  assert.equal(mine[0].day, new Date().toISOString().slice(0, 10));
+
+  // syncWorkspace: stores what the client sent, returns what it lacks.
+  const move = { id: { counter: 900003, peerId: 'npmtestpeer' }, targetId: 'v2', parentId: null };
+  const missing = await ws.syncWorkspace(tree, [move], { npmtestpeer: [[1, 900001]] });
+  assert.equal(missing.length, all.length);
+  assert.ok(!missing.some((o) => o.id.peerId === 'npmtestpeer'));
+  assert.equal((await ws.syncWorkspace(tree, [], null)).length, all.length + 2);
+
+  // Files by hash, checked.
+  const hash = await ws.putFile(new TextEncoder().encode('hello'));
+  assert.equal(hash, '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824');
+  assert.equal(new TextDecoder().decode(await ws.getFile(hash)), 'hello');
+  await assert.rejects(ws.getFile('00'.repeat(32)), { code: 'NotFound' });
+  writeFileSync(join(t, 'ws', 'space-v1/files/static/sha256/2c/f24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'), 'bye');
+  await assert.rejects(ws.getFile(hash), { code: 'HashMismatch' });
+  rmSync(t, { recursive: true });
+});
+
+test('CallbackStore: any host storage through four async functions', async () => {
+  const map = new Map();
+  const store = new sila.CallbackStore({
+    list: async () => [...map.keys()],
+    read: async (p) => map.get(p) ?? null,
+    write: async (p, b) => void map.set(p, b),
+    remove: async (p) => void map.delete(p),
+  });
+  const fixture = join(ROOT, 'tests/fixtures/legacy');
+  const n = await sila.writeFiles(store, await sila.readFiles(new sila.NodeFsStore(fixture)));
+  assert.equal(n, map.size);
+  assert.deepEqual(filesListing(await sila.readFiles(store)), listing(fixture));
+  const ws = sila.openWorkspace(store);
+  await ws.convertToSQLite();
+  assert.deepEqual([...map.keys()], [sila.ARCHIVE_PATH]);
+  await ws.convertToPlainFiles();
+  assert.deepEqual(filesListing(await sila.readFiles(store)), listing(fixture));
+  assert.throws(() => new sila.CallbackStore({ list: async () => [] }), { code: 'InvalidArgument' });
+});
