@@ -23,19 +23,28 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let tests = manifest.join("../tests");
-    let mut code = String::from("/// (fixture name, [(path, bytes)]), every fixture of tests/.\npub const FIXTURES: &[(&str, &[(&str, &[u8])])] = &[\n");
+    let mut code = String::from(
+        "/// One file: (path, bytes).\npub type File = (&'static str, &'static [u8]);\n/// (fixture name, files), every fixture of tests/.\npub const FIXTURES: &[(&str, &[File])] = &[\n",
+    );
     for group in ["fixtures", "fixtures-edge"] {
         let dir = tests.join(group);
         println!("cargo:rerun-if-changed={}", dir.display());
         let Ok(rd) = fs::read_dir(&dir) else { continue };
-        let mut names: Vec<_> = rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).collect();
+        let mut names: Vec<_> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .collect();
         names.sort_by_key(|e| e.path());
         for ws in names {
             let mut files = Vec::new();
             walk(&ws.path(), &ws.path(), &mut files);
             let _ = writeln!(code, "    ({:?}, &[", ws.file_name().to_string_lossy());
             for (rel, abs) in files {
-                let _ = writeln!(code, "        ({rel:?}, include_bytes!({:?})),", abs.display().to_string());
+                let _ = writeln!(
+                    code,
+                    "        ({rel:?}, include_bytes!({:?})),",
+                    abs.display().to_string()
+                );
             }
             code.push_str("    ]),\n");
         }

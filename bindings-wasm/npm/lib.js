@@ -313,13 +313,13 @@ export async function writeFiles(store, workspace, opts) {
 
 /** The seed's `WorkspaceStorage` over a store holding one workspace. */
 export function openWorkspace(store) {
-  return new Workspace(store);
+  return new WorkspaceStorage(store);
 }
 
 /** One workspace in a store: kept as plain files (active) or as one SQLite archive at
  * `ARCHIVE_PATH` (archived). While the archive exists it is the workspace: plain files
  * beside it are the leftovers of an interrupted (un)archive and are replaced. */
-export class Workspace {
+export class WorkspaceStorage {
   constructor(store) {
     this.store = store;
   }

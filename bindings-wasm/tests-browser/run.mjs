@@ -14,7 +14,7 @@ const types = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/ja
 const server = createServer((req, res) => {
   const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
   const rel = normalize(url).replace(/^\/+/, '');
-  const file = rel.startsWith('fixtures/') ? join(fixtures, rel.slice(9)) : join(here, rel);
+  const file = rel.startsWith('fixtures/') ? join(fixtures, rel.slice(9)) : rel === 'space.zip' ? join(fixtures, rel) : join(here, rel);
   try {
     if (rel.includes('..') || !statSync(file).isFile()) throw new Error('not a file');
     res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });

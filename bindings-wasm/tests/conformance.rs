@@ -27,21 +27,33 @@ fn listing_js(files: &JsValue) -> BTreeMap<String, String> {
     Array::from(files)
         .iter()
         .map(|f| {
-            let path = Reflect::get(&f, &"path".into()).unwrap().as_string().unwrap();
-            let bytes: Uint8Array = Reflect::get(&f, &"bytes".into()).unwrap().dyn_into().unwrap();
+            let path = Reflect::get(&f, &"path".into())
+                .unwrap()
+                .as_string()
+                .unwrap();
+            let bytes: Uint8Array = Reflect::get(&f, &"bytes".into())
+                .unwrap()
+                .dyn_into()
+                .unwrap();
             (path, w::sha256(&bytes.to_vec()))
         })
         .collect()
 }
 
 fn listing(files: &[(&str, &[u8])]) -> BTreeMap<String, String> {
-    files.iter().map(|(p, b)| (p.to_string(), w::sha256(b))).collect()
+    files
+        .iter()
+        .map(|(p, b)| (p.to_string(), w::sha256(b)))
+        .collect()
 }
 
 fn code_of(r: Result<JsValue, JsValue>) -> String {
     match r {
         Ok(_) => "no error".into(),
-        Err(e) => Reflect::get(&e, &"code".into()).unwrap().as_string().unwrap(),
+        Err(e) => Reflect::get(&e, &"code".into())
+            .unwrap()
+            .as_string()
+            .unwrap(),
     }
 }
 
@@ -94,24 +106,42 @@ fn every_fixture_verifies_and_reads_the_same_ops_in_every_format() {
 fn bad_input_gets_a_typed_error() {
     let (_, files) = FIXTURES.iter().find(|(n, _)| *n == "rich").unwrap();
     let plain = files_js(files);
-    let db: Uint8Array = w::convert(&plain, "sqlite", None).unwrap().dyn_into().unwrap();
+    let db: Uint8Array = w::convert(&plain, "sqlite", None)
+        .unwrap()
+        .dyn_into()
+        .unwrap();
     let zip: Uint8Array = w::convert(&plain, "zip", None).unwrap().dyn_into().unwrap();
     let cut = |a: &Uint8Array, n: u32| JsValue::from(a.slice(0, n));
-    assert_eq!(code_of(w::convert(&cut(&zip, 200), "sqlite", None)), "NotAnArchive");
+    assert_eq!(
+        code_of(w::convert(&cut(&zip, 200), "sqlite", None)),
+        "NotAnArchive"
+    );
     assert_eq!(code_of(w::convert(&cut(&db, 8192), "zip", None)), "Corrupt");
     let future = db.slice(0, db.length());
     future.set(&Uint8Array::from(&[0u8, 0, 0, 99][..]), 60);
-    assert_eq!(code_of(w::convert(&future.into(), "zip", None)), "UnsupportedVersion");
+    assert_eq!(
+        code_of(w::convert(&future.into(), "zip", None)),
+        "UnsupportedVersion"
+    );
     assert_eq!(
         code_of(w::convert(&files_js(&[("../x", b"1")]), "zip", None)),
         "UnsafePath"
     );
     let mut tampered: Vec<(&str, Vec<u8>)> = files.iter().map(|(p, b)| (*p, b.to_vec())).collect();
-    let cas = tampered.iter_mut().find(|(p, _)| p.contains("files/static/")).unwrap();
+    let cas = tampered
+        .iter_mut()
+        .find(|(p, _)| p.contains("files/static/"))
+        .unwrap();
     cas.1.push(0);
     let refs: Vec<(&str, &[u8])> = tampered.iter().map(|(p, b)| (*p, &b[..])).collect();
-    assert_eq!(code_of(w::convert(&files_js(&refs), "zip", None)), "HashMismatch");
-    assert_eq!(code_of(w::convert(&JsValue::from(3), "zip", None)), "InvalidArgument");
+    assert_eq!(
+        code_of(w::convert(&files_js(&refs), "zip", None)),
+        "HashMismatch"
+    );
+    assert_eq!(
+        code_of(w::convert(&JsValue::from(3), "zip", None)),
+        "InvalidArgument"
+    );
     assert_eq!(code_of(w::convert(&plain, "tar", None)), "InvalidArgument");
 }
 
@@ -124,6 +154,11 @@ fn ops_files_parse_as_sila_reads_them() {
     .unwrap();
     assert_eq!(ops.length(), 2);
     let first = ops.get(0);
-    assert!(Reflect::get(&first, &"valueJson".into()).unwrap().is_undefined());
-    assert_eq!(Reflect::get(&ops.get(1), &"valueJson".into()).unwrap(), "\"x\"");
+    assert!(Reflect::get(&first, &"valueJson".into())
+        .unwrap()
+        .is_undefined());
+    assert_eq!(
+        Reflect::get(&ops.get(1), &"valueJson".into()).unwrap(),
+        "\"x\""
+    );
 }

@@ -1,0 +1,125 @@
+// Types of the npm package `sila-store` (both entries: node.js and web.js).
+
+/** A workspace as the codec takes it: a SQLite or ZIP archive's bytes, or a plain workspace's files. */
+export type Workspace = Uint8Array | WorkspaceFile[];
+/** One file of a plain workspace: its path relative to the workspace root ('/'-separated). */
+export interface WorkspaceFile { path: string; bytes: Uint8Array }
+export type Format = 'sqlite' | 'zip' | 'plain';
+export interface ProgressInfo { done: number; total: number; phase: string }
+export interface ProgressOptions { onProgress?: (p: ProgressInfo) => void }
+export interface DayRange { from?: string; to?: string }
+
+/** An error with a stable code: 'HashMismatch', 'SizeMismatch', 'UnsupportedVersion', 'UnsafePath',
+ * 'InvalidId', 'InvalidUtf8', 'NotAnArchive', 'Corrupt', 'NotAWorkspace', 'DuplicateEntry', 'NotFound',
+ * 'AlreadyExists', 'Secrets', 'InvalidArgument', 'Sqlite', 'Internal', … */
+export class SilaStoreError extends Error {
+  code: string;
+  constructor(code: string, message: string);
+}
+
+export interface TreeInfo { id: string; ops: number; appId?: string; name?: string }
+export interface WorkspaceInfo {
+  format: string; spaceId?: string; spaceName?: string; trees: TreeInfo[]; opsFiles: number; ops: number;
+  moves: number; props: number; rawLines: number; peers: number; days: string[]; staticFiles: number;
+  staticBytes: number; mutableFiles: number; mutableBytes: number; hasSecrets: boolean; otherFiles: string[];
+  files: number; totalBytes: number;
+}
+export interface Problem { code: string; path?: string; message: string }
+export interface VerifyReport { ok: boolean; errors: Problem[]; warnings: Problem[]; info?: WorkspaceInfo; [k: string]: unknown }
+/** One op line as stored: the exact text Sila wrote and where. */
+export interface Operation { day: string; peer: string; fileKind: 'm' | 'p' | 'legacy'; line: string }
+/** RepTree's VertexOperation: a move (parentId) or a property (key, value; no value = deleted). */
+export interface VertexOperation {
+  id: { counter: number; peerId: string };
+  targetId: string;
+  parentId?: string | null;
+  key?: string;
+  value?: unknown;
+  transient?: boolean;
+}
+export type StateVector = Record<string, [number, number][]>;
+
+export const SILA_MD: string;
+export const ARCHIVE_PATH: string;
+export function version(): string;
+export function detectFormat(workspace: Workspace): Format | 'unknown';
+export function zipToSqlite(zip: Uint8Array, opts?: ProgressOptions): Uint8Array;
+export function sqliteToZip(db: Uint8Array, opts?: ProgressOptions): Uint8Array;
+export function convert(workspace: Workspace, to: 'sqlite' | 'zip', opts?: ProgressOptions): Uint8Array;
+export function convert(workspace: Workspace, to: 'plain', opts?: ProgressOptions): WorkspaceFile[];
+export function verify(workspace: Workspace, opts?: ProgressOptions): VerifyReport;
+export function info(workspace: Workspace): WorkspaceInfo;
+export function getOperations(workspace: Workspace, treeId: string, range?: DayRange): Operation[];
+export function sha256(bytes: Uint8Array): string;
+export function checkPath(path: string): void;
+export function opToLine(op: VertexOperation): { kind: 'm' | 'p'; line: string };
+export function parseOpsFile(path: string, bytes: Uint8Array): VertexOperation[];
+export function readFiles(store: Store): Promise<WorkspaceFile[]>;
+export function writeFiles(store: Store, workspace: Workspace, opts?: ProgressOptions): Promise<number>;
+export function openWorkspace(store: Store): WorkspaceStorage;
+
+/** Where a workspace's files live. `write` must be atomic (all the bytes or none). */
+export interface Store {
+  list(): Promise<string[]>;
+  read(path: string): Promise<Uint8Array | null>;
+  write(path: string, bytes: Uint8Array): Promise<void>;
+  remove(path: string): Promise<void>;
+}
+
+/** The seed's WorkspaceStorage over one store. */
+export class WorkspaceStorage {
+  constructor(store: Store);
+  readonly store: Store;
+  getWorkspaceFormat(): Promise<'sqlite' | 'plain' | 'empty'>;
+  snapshot(): Promise<Workspace>;
+  getOperations(treeId: string, range?: DayRange): Promise<Operation[]>;
+  putOperation(treeId: string, op: VertexOperation): Promise<void>;
+  putOperations(treeId: string, ops: VertexOperation[], opts?: { day?: string }): Promise<number>;
+  putFile(bytes: Uint8Array): Promise<string>;
+  getFile(sha256: string): Promise<Uint8Array>;
+  convertToSQLite(opts?: ProgressOptions): Promise<void>;
+  convertToPlainFiles(opts?: ProgressOptions): Promise<void>;
+  syncWorkspace(treeId: string, clientOps?: VertexOperation[], stateVector?: StateVector | null): Promise<VertexOperation[]>;
+  verify(opts?: ProgressOptions): Promise<VerifyReport>;
+  info(): Promise<WorkspaceInfo>;
+  export(to?: 'zip' | 'sqlite', opts?: ProgressOptions): Promise<Uint8Array>;
+}
+
+export class MemoryStore implements Store {
+  constructor(files?: WorkspaceFile[]);
+  files: Map<string, Uint8Array>;
+  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
+}
+export class CallbackStore implements Store {
+  constructor(fns: Store);
+  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
+}
+export class OpfsStore implements Store {
+  constructor(dir: FileSystemDirectoryHandle);
+  static open(name: string, opts?: { create?: boolean }): Promise<OpfsStore>;
+  static listDirectories(): Promise<string[]>;
+  static removeDirectory(name: string): Promise<void>;
+  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
+}
+/** Node only (throws in the browser entry). */
+export class NodeFsStore implements Store {
+  constructor(dir: string);
+  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
+}
+export interface IndexedDbStoreOptions { spaceId?: string; uri?: string; name?: string | null; files?: Store | null; exportDay?: string }
+/** A workspace in Sila's own IndexedDB database (Dexie schema: spaces, spaceRefs, treeOps, secrets). */
+export class IndexedDbStore implements Store {
+  constructor(db: IDBDatabase, opts?: IndexedDbStoreOptions);
+  static open(opts?: IndexedDbStoreOptions & { dbName?: string }): Promise<IndexedDbStore>;
+  readonly db: IDBDatabase;
+  spaceId: string | null;
+  spaces(): Promise<unknown[]>;
+  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
+}
+export function openSilaDb(name?: string): Promise<IDBDatabase>;
+export function placeRows<R extends { clock: number; peerId: string; treeId: string }>(rows: R[], exportDay?: string): { row: R; day: string }[];

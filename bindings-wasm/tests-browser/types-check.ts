@@ -1,0 +1,28 @@
+// Compiled with `tsc --noEmit` by scripts/test-wasm: the package's types cover the API
+// as the README uses it.
+import {
+  CallbackStore, IndexedDbStore, MemoryStore, NodeFsStore, OpfsStore, SilaStoreError, convert, getOperations,
+  info, openWorkspace, readFiles, sqliteToZip, verify, writeFiles, zipToSqlite,
+  type Operation, type VerifyReport, type VertexOperation, type WorkspaceFile,
+} from 'sila-store';
+
+export async function example(zip: Uint8Array): Promise<number> {
+  const db: Uint8Array = zipToSqlite(zip, { onProgress: (p) => console.log(p.phase, p.done / p.total) });
+  const back: Uint8Array = sqliteToZip(db);
+  const files: WorkspaceFile[] = convert(back, 'plain');
+  const report: VerifyReport = verify(files);
+  const ops: Operation[] = getOperations(db, info(db).spaceId ?? '', { from: '2026-01-01' });
+  const store = new CallbackStore(new MemoryStore());
+  await writeFiles(store, files);
+  const ws = openWorkspace(await OpfsStore.open('x'));
+  const op: VertexOperation = { id: { counter: 1, peerId: 'p' }, targetId: 't', key: 'k', value: 1 };
+  await ws.putOperation('t', op);
+  const missing: VertexOperation[] = await ws.syncWorkspace('t', [op], { p: [[1, 1]] });
+  const idb = await IndexedDbStore.open({ spaceId: 'x', files: new NodeFsStore('/tmp/x') });
+  try {
+    await readFiles(idb);
+  } catch (e) {
+    if (e instanceof SilaStoreError) console.log(e.code);
+  }
+  return report.errors.length + ops.length + missing.length;
+}
