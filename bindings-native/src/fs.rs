@@ -5,7 +5,10 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use sila_store_core::entries::{check_unique, Content, EntryMeta, EntrySink, EntrySource};
+use sila_store_core::entries::{
+    check_unique, operations_of, Content, EntryMeta, EntrySink, EntrySource, Operation,
+};
+use sila_store_core::ids::{Day, TreeId};
 use sila_store_core::layout::SPACE_DIR;
 use sila_store_core::{Error, Result};
 
@@ -97,6 +100,25 @@ impl EntrySource for PlainSource {
         out.sort_by(|a, b| a.path.cmp(&b.path));
         check_unique(&out)?;
         Ok(out)
+    }
+
+    /// Lists only the tree's own folder (`space-v1/ops/<t[0..2]>/<t[2..]>/`), as Sila's
+    /// `loadAllTreeOps` does, instead of the whole workspace.
+    fn get_operations(
+        &mut self,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Vec<Operation>> {
+        let t = tree.as_str();
+        let (a, b) = (t.get(..2).unwrap_or(t), t.get(2..).unwrap_or(""));
+        let rel = format!("{SPACE_DIR}/ops/{a}/{b}/");
+        let dir = self.root.join(&rel);
+        let mut entries = Vec::new();
+        if dir.is_dir() {
+            self.walk(&dir, &rel, &mut entries)?;
+        }
+        operations_of(self, entries, tree, from, to)
     }
 
     fn open<'s>(&'s mut self, entry: &EntryMeta) -> Result<Box<dyn Read + 's>> {

@@ -66,36 +66,48 @@ pub trait EntrySource {
         from: Option<Day>,
         to: Option<Day>,
     ) -> Result<Vec<Operation>> {
-        let mut files: Vec<(OpsFileKey, EntryMeta)> = self
-            .entries()?
-            .into_iter()
-            .filter_map(|e| match &e.kind {
-                EntryKind::OpsFile(k)
-                    if &k.tree == tree
-                        && from.is_none_or(|f| k.day >= f)
-                        && to.is_none_or(|t| k.day <= t) =>
-                {
-                    Some((k.clone(), e))
-                }
-                _ => None,
-            })
-            .collect();
-        files.sort_by(|a, b| {
-            (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
-        });
-        let mut out = Vec::new();
-        for (key, meta) in files {
-            let bytes = read_all(self.open(&meta)?, &meta.path)?;
-            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
-                path: meta.path.clone(),
-                line,
-            })?;
-            for line in text.lines {
-                out.push(Operation::new(&key, line));
-            }
-        }
-        Ok(out)
+        let entries = self.entries()?;
+        operations_of(self, entries, tree, from, to)
     }
+}
+
+/// The body of [`EntrySource::get_operations`] over a given list of entries (a source
+/// that can list one tree's folder alone passes just those).
+pub fn operations_of<S: EntrySource + ?Sized>(
+    source: &mut S,
+    entries: Vec<EntryMeta>,
+    tree: &TreeId,
+    from: Option<Day>,
+    to: Option<Day>,
+) -> Result<Vec<Operation>> {
+    let mut files: Vec<(OpsFileKey, EntryMeta)> = entries
+        .into_iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::OpsFile(k)
+                if &k.tree == tree
+                    && from.is_none_or(|f| k.day >= f)
+                    && to.is_none_or(|t| k.day <= t) =>
+            {
+                Some((k.clone(), e))
+            }
+            _ => None,
+        })
+        .collect();
+    files.sort_by(|a, b| {
+        (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
+    });
+    let mut out = Vec::new();
+    for (key, meta) in files {
+        let bytes = read_all(source.open(&meta)?, &meta.path)?;
+        let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
+            path: meta.path.clone(),
+            line,
+        })?;
+        for line in text.lines {
+            out.push(Operation::new(&key, line));
+        }
+    }
+    Ok(out)
 }
 
 /// One op line as stored, with where it is stored: what `getOperations` returns.

@@ -2,9 +2,11 @@
 //! file) against as one SQLite archive (one object): requests and time, with and
 //! without an added per-request latency. Figures for the seed's latency argument.
 //!
-//! `cargo run --release -p sila-store-tests --bin tier-bench [FIXTURE] [DELAY_MS...]`
+//! `cargo run --release -p sila-store-tests --bin tier-bench [FIXTURE|DIR] [DELAY_MS...]`
 //! Uses the store in `SILA_STORE_S3` (e.g. s3s-fs started by `. scripts/s3-server`),
-//! else memory. Default fixture: rich; default delays: 0 and 20 ms.
+//! else memory. Default fixture: rich; default delays: 0 and 20 ms. Also measures an
+//! incremental push after 1% of the ops changed (new lines appended to ops files of a
+//! copy). With `--json`, one JSON object per row as well.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -15,7 +17,8 @@ use sila_store_tests::{fixtures_dir, TempDir};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let json = std::env::args().any(|a| a == "--json");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--json");
     let fixture = args.next().unwrap_or_else(|| "rich".into());
     let delays: Vec<u64> = {
         let v: Vec<u64> = args.filter_map(|a| a.parse().ok()).collect();
@@ -25,7 +28,11 @@ async fn main() {
             v
         }
     };
-    let fx = fixtures_dir().join(&fixture);
+    let fx = if std::path::Path::new(&fixture).is_dir() {
+        std::path::PathBuf::from(&fixture)
+    } else {
+        fixtures_dir().join(&fixture)
+    };
     let id = sila_store_core::space::space_id_from_json(
         &std::fs::read(fx.join("space-v1/space.json")).unwrap(),
     )
@@ -61,6 +68,14 @@ async fn main() {
         let m = run("pull: active tier, file by file");
         s.pull(&id, &t.join("pulled")).await.unwrap();
         finish(m, &s);
+        // 1% of the ops change: new lines appended to ops files, then push again.
+        let changed = t.join("changed");
+        sila_store_tests::copy_dir(&t.join("pulled"), &changed);
+        let appended = append_one_percent(&changed);
+        let m = run("incremental push after 1% new ops");
+        let r = s.push(&changed).await.unwrap();
+        finish(m, &s);
+        assert!(r.transferred > 0 && appended > 0);
         // The same workspace as one object: its SQLite archive.
         let db = t.join("w.db");
         sila_store_native::convert(&fx, &db, Default::default(), &mut |_| {}).unwrap();
@@ -81,15 +96,66 @@ async fn main() {
         finish(m, &s);
         let push_ms = rows[0].2;
         let pull_ms = rows[1].2;
-        for (i, (name, req, ms)) in rows.iter().enumerate() {
-            let reference = if i % 2 == 0 { push_ms } else { pull_ms };
+        for (name, req, ms) in rows.iter() {
+            let reference = if name.starts_with("pull")
+                || name.starts_with("get")
+                || name.starts_with("unarchive")
+            {
+                pull_ms
+            } else {
+                push_ms
+            };
             println!(
                 "{delay:>6}ms {name:<34} {req:>9} {ms:>10.1} {:>7.2}x",
                 ms / reference
             );
+            if json {
+                println!(
+                    "{{\"figure\":\"tiers\",\"delay_ms\":{delay},\"operation\":\"{name}\",\"requests\":{req},\"ms\":{ms:.1}}}"
+                );
+            }
         }
     }
-    println!(
-        "ratio: time / the file-by-file push (even rows) or pull (odd rows) at the same delay"
-    );
+    println!("ratio: time / the file-by-file push (writes) or pull (reads) at the same delay");
+}
+
+/// Appends new op lines (1% of the workspace's op lines, at least one) to its ops
+/// files, round robin; returns how many.
+fn append_one_percent(root: &std::path::Path) -> usize {
+    let mut files = Vec::new();
+    let mut stack = vec![root.join("space-v1/ops")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+            if e.is_dir() {
+                stack.push(e);
+            } else if e.to_string_lossy().ends_with("-p.jsonl") {
+                files.push(e);
+            }
+        }
+    }
+    files.sort();
+    let lines: usize = files
+        .iter()
+        .map(|f| {
+            std::fs::read(f)
+                .unwrap()
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+        })
+        .sum();
+    let n = (lines / 100).max(1);
+    for i in 0..n {
+        let f = &files[i % files.len()];
+        let mut text = std::fs::read_to_string(f).unwrap();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "[{},\"bench\",\"note\",\"edit {i}\"]\n",
+            9_000_000 + i
+        ));
+        std::fs::write(f, text).unwrap();
+    }
+    n
 }
