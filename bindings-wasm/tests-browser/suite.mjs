@@ -3,14 +3,9 @@
 // database (created with Dexie and Sila's schema) read and written by IndexedDbStore.
 import * as sila from './node_modules/sila-store/web.js';
 import Dexie from './node_modules/dexie/dist/dexie.mjs';
+import { decryptSecrets } from './node_modules/sila-store/wasm/sila_store_wasm.js';
+import { openWithDexie, seedSilaDb } from './sila-db.mjs';
 
-const SILA_SCHEMA = {
-  spaces: '&uri, id, name, createdAt, userId',
-  spaceRefs: '++spaceRefId,&[spaceUri+spaceId], spaceUri, spaceId',
-  config: '&key',
-  treeOps: '&[clock+peerId+treeId+spaceRefId], spaceRefId, treeId, [spaceRefId+treeId]',
-  secrets: '&[spaceRefId+key], spaceRefId',
-};
 
 function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
@@ -85,34 +80,10 @@ export async function run(log, { worker = false } = {}) {
     await check(`${name}: Sila's Dexie database → IndexedDbStore → plain files (same ops, secrets re-encrypted)`, async () => {
       const zip = await fetchBytes(`./fixtures/${name}.zip`);
       const files = sila.convert(zip, 'plain');
-      const spaceId = sila.info(files).spaceId;
       // Fill Sila's database the way Sila's IndexedDB layer does, through Dexie.
       await Dexie.delete('sila');
-      const db = new Dexie('sila');
-      db.version(1).stores(SILA_SCHEMA);
-      await db.open();
-      const uri = `local://${spaceId}`;
-      await db.spaces.put({ uri, id: spaceId, name: name, createdAt: new Date(), userId: null, ttabsLayout: null, drafts: null });
-      const ref = await db.spaceRefs.add({ spaceUri: uri, spaceId });
-      const rows = [];
-      for (const f of files) if (f.path.includes('/ops/')) {
-        const treeId = f.path.split('/').slice(2, 4).join('');
-        for (const op of sila.parseOpsFile(f.path, f.bytes)) {
-          const row = { clock: op.id.counter, peerId: op.id.peerId, treeId, spaceRefId: ref, targetId: op.targetId };
-          if ('parentId' in op) row.parentId = op.parentId;
-          else Object.assign(row, { key: op.key, value: op.value });
-          rows.push(row);
-        }
-      }
-      await db.treeOps.bulkPut(rows);
+      const { spaceId, secrets } = await seedSilaDb({ Dexie, sila, decryptSecrets }, files, { name });
       const secretsFile = files.find((f) => f.path === 'space-v1/secrets');
-      let secrets = {};
-      if (secretsFile) {
-        const { decryptSecrets } = await import('./node_modules/sila-store/wasm/sila_store_wasm.js');
-        secrets = decryptSecrets(spaceId, secretsFile.bytes);
-        await db.secrets.bulkPut(Object.entries(secrets).map(([key, value]) => ({ spaceRefId: ref, key, value })));
-      }
-      db.close();
 
       const blobs = new sila.MemoryStore(files.filter((f) => f.path.includes('/files/')));
       const store = await sila.IndexedDbStore.open({ spaceId, files: blobs, exportDay: '2026-11-25' });
@@ -123,7 +94,6 @@ export async function run(log, { worker = false } = {}) {
       const exported = out.find((f) => f.path === 'space-v1/secrets');
       same(!!exported, !!secretsFile, 'secrets file present');
       if (exported) {
-        const { decryptSecrets } = await import('./node_modules/sila-store/wasm/sila_store_wasm.js');
         // IndexedDB hands rows back in key order, so the keys may come in another order.
         const sorted = (o) => Object.entries(o).sort();
         same(sorted(decryptSecrets(spaceId, exported.bytes)), sorted(secrets), 'secrets re-encrypted with key A');
@@ -143,9 +113,7 @@ export async function run(log, { worker = false } = {}) {
     const store = await sila.IndexedDbStore.open({ spaceId, name: 'Citybean', files: new sila.MemoryStore() });
     await sila.writeFiles(store, zip);
     store.db.close();
-    const db = new Dexie('sila');
-    db.version(1).stores(SILA_SCHEMA);
-    await db.open();
+    const db = await openWithDexie(Dexie);
     const space = await db.spaces.get(`local://${spaceId}`);
     same(space?.id, spaceId, 'spaces row');
     const ref = (await db.spaceRefs.where('[spaceUri+spaceId]').equals([`local://${spaceId}`, spaceId]).first()).spaceRefId;

@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, cpSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sila from 'sila-store';
+import { listing } from './listing.mjs';
 
 const ROOT = process.env.SILA_STORE_ROOT;
 const CLI = process.env.SILA_STORE_CLI;
@@ -22,16 +23,6 @@ const fixtures = ['tests/fixtures', 'tests/fixtures-edge'].flatMap((d) =>
 const tmp = () => mkdtempSync(join(tmpdir(), 'sila-store-npm-'));
 const cli = (...args) => execFileSync(CLI, args, { encoding: 'utf8' });
 
-/** path → sha256 of every file under `dir`. */
-function listing(dir) {
-  const out = {};
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const abs = join(e.parentPath ?? e.path, e.name);
-    out[abs.slice(dir.length + 1)] = createHash('sha256').update(readFileSync(abs)).digest('hex');
-  }
-  return out;
-}
 const filesListing = (files) =>
   Object.fromEntries(files.map((f) => [f.path, createHash('sha256').update(f.bytes).digest('hex')]));
 

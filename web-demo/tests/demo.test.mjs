@@ -10,6 +10,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
+import { listing } from '../../bindings-wasm/tests-node/listing.mjs';
 
 const ROOT = process.env.SILA_STORE_ROOT;
 const CLI = process.env.SILA_STORE_CLI;
@@ -20,22 +21,14 @@ const work = mkdtempSync(join(tmpdir(), 'sila-store-demo-'));
 const cli = (...args) => execFileSync(CLI, args, { encoding: 'utf8' });
 const fixture = (name) => join(ROOT, 'tests/fixtures', name);
 
-function listing(dir) {
-  const out = {};
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
-    const abs = join(e.parentPath ?? e.path, e.name);
-    out[abs.slice(dir.length + 1)] = createHash('sha256').update(readFileSync(abs)).digest('hex');
-  }
-  return out;
-}
 
 // A static server for the demo, plus /__test__/ (fixture ZIPs, Dexie, for seeding).
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
 const server = createServer((req, res) => {
   const rel = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
-  const file = rel.startsWith('__test__/dexie.mjs')
+  const file = rel === '__test__/dexie.mjs'
     ? join(ROOT, 'web-demo/tests/node_modules/dexie/dist/dexie.mjs')
+    : rel === '__test__/sila-db.mjs' ? join(ROOT, 'bindings-wasm/tests-browser/sila-db.mjs')
     : rel.startsWith('__test__/') ? join(work, rel.slice(9)) : join(DEMO, rel);
   try {
     if (rel.includes('..') || !statSync(file).isFile()) throw new Error();
@@ -148,35 +141,11 @@ test('open a fixture ZIP, browse it, convert to SQLite and back, keep it across 
   cli('convert', fixture('legacy'), join(work, 'legacy.zip'));
   const seeded = await page.evaluate(async () => {
     const { default: Dexie } = await import('/__test__/dexie.mjs');
+    const { seedSilaDb } = await import('/__test__/sila-db.mjs');
     const sila = await import('/pkg/sila-store/web.js');
+    const { decryptSecrets } = await import('/pkg/sila-store/wasm/sila_store_wasm.js');
     const files = sila.convert(new Uint8Array(await (await fetch('/__test__/legacy.zip')).arrayBuffer()), 'plain');
-    const spaceId = sila.info(files).spaceId;
-    const db = new Dexie('sila');
-    db.version(1).stores({
-      spaces: '&uri, id, name, createdAt, userId',
-      spaceRefs: '++spaceRefId,&[spaceUri+spaceId], spaceUri, spaceId',
-      config: '&key',
-      treeOps: '&[clock+peerId+treeId+spaceRefId], spaceRefId, treeId, [spaceRefId+treeId]',
-      secrets: '&[spaceRefId+key], spaceRefId',
-    });
-    await db.open();
-    const uri = `local://${spaceId}`;
-    await db.spaces.put({ uri, id: spaceId, name: 'Legacy (from IndexedDB)', createdAt: new Date(), userId: null, ttabsLayout: null, drafts: null });
-    const ref = await db.spaceRefs.add({ spaceUri: uri, spaceId });
-    const rows = [];
-    for (const f of files) if (f.path.includes('/ops/')) {
-      const treeId = f.path.split('/').slice(2, 4).join('');
-      for (const op of sila.parseOpsFile(f.path, f.bytes)) {
-        const row = { clock: op.id.counter, peerId: op.id.peerId, treeId, spaceRefId: ref, targetId: op.targetId };
-        if ('parentId' in op) row.parentId = op.parentId;
-        else Object.assign(row, { key: op.key, value: op.value });
-        rows.push(row);
-      }
-    }
-    await db.treeOps.bulkPut(rows);
-    const ops = await db.treeOps.count();
-    db.close();
-    return { spaceId, ops };
+    return seedSilaDb({ Dexie, sila, decryptSecrets }, files, { name: 'Legacy (from IndexedDB)' });
   });
   await page.click('#open-idb');
   await page.click(`#idb-spaces li[data-space-id="${seeded.spaceId}"]`);

@@ -16,6 +16,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use sila_store_core::ids::Day;
 
 /// SplitMix64: small, fast and deterministic.
 struct Rng(u64);
@@ -150,24 +151,16 @@ fn json(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-/// Day number → (YYYY, MM, DD), from 2026-01-01.
-fn ymd(day: u64) -> (i64, u32, u32) {
-    // Days since 1970-01-01 of 2026-01-01 = 20454.
-    let z = 20454 + day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// Day number → the UTC day, counting from 2026-01-01.
+fn date(day: u64) -> Day {
+    // 2026-01-01 is day 20,454 since 1970-01-01.
+    Day::from_unix_seconds((20_454 + day as i64) * 86_400)
 }
 
 fn iso(day: u64, secs: u64) -> String {
-    let (y, m, d) = ymd(day);
     format!(
-        "\"{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+        "\"{}T{:02}:{:02}:{:02}.{:03}Z\"",
+        date(day),
         secs / 3600 % 24,
         secs / 60 % 60,
         secs % 60,
@@ -185,11 +178,11 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
 
 fn write_tree(root: &Path, t: &TreeOps, peers: &[String]) -> std::io::Result<()> {
     for ((day, peer, kind), text) in &t.files {
-        let (y, m, d) = ymd(*day);
         let rel = format!(
-            "space-v1/ops/{}/{}/{y:04}/{m:02}/{d:02}/{}-{kind}.jsonl",
+            "space-v1/ops/{}/{}/{}/{}-{kind}.jsonl",
             &t.id[..2],
             &t.id[2..],
+            date(*day).folder(),
             peers[*peer]
         );
         write(root, &rel, text.as_bytes())?;
