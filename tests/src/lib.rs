@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+pub mod fuzz_checks;
+
 /// The folder holding the fixture folders copied from real Sila.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -146,4 +148,100 @@ pub fn copy_dir(src: &Path, dst: &Path) {
             fs::set_permissions(&to, perm).expect("chmod");
         }
     }
+}
+
+/// A small workspace with one of everything Sila writes (space tree, moves, props,
+/// a legacy file, a line kept raw, a file without a trailing newline, a CAS blob, a
+/// mutable blob, `secrets`, an unknown file): the seed of the fuzz corpus and the base
+/// of the bad-input corpus.
+pub fn tiny_workspace() -> sila_store_core::memory::MemoryWorkspace {
+    let t = fuzz_checks::FUZZ_SPACE_ID;
+    let ops = format!("space-v1/ops/{}/{}/2026/01/02", &t[..2], &t[2..]);
+    let secrets = sila_store_core::secrets::encrypt(
+        t,
+        &[("api-key-openai".into(), "sk-123".into())],
+        [1; 12],
+        sila_store_core::secrets::KeyVariant::RawSpaceId,
+    )
+    .expect("encrypt");
+    let mut w = sila_store_core::memory::MemoryWorkspace::new();
+    w.insert("sila.md", sila_store_core::layout::SILA_MD_TEXT)
+        .insert("space-v1/space.json", format!("{{\"id\":\"{t}\"}}"))
+        .insert("space-v1/secrets", secrets)
+        .insert(
+            format!("{ops}/aa11-m.jsonl").as_str(),
+            format!("[1,\"{t}\",null]\n[3,\"c0\",\"{t}\"]\n[4,\"c0\",\"0\"]\n"),
+        )
+        .insert(
+            format!("{ops}/aa11-p.jsonl").as_str(),
+            format!(
+                "[2,\"{t}\",\"name\",\"Tiny \\u2028 ✓\"]\n[5,\"{t}\",\"version\",\"0\"]\n[6,\"c0\",\"k\",{{}}]\n [7, odd]"
+            ),
+        )
+        .insert(
+            format!("{ops}/bb22.jsonl").as_str(),
+            "[\"m\",1,\"x0\",null]\n[\"p\",2,\"x0\",\"n\",[1,2.5e+21,null,true]]\n",
+        )
+        .insert(
+            "space-v1/files/static/sha256/2c/f24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+            "hello",
+        )
+        .insert(
+            "space-v1/files/var/uuid/0f/8fad5bd9cb469fa16570867728950e",
+            "mutable",
+        )
+        .insert(".DS_Store", &b"\0\x01"[..]);
+    w
+}
+
+/// [`tiny_workspace`] as a ZIP archive, as this build writes it.
+pub fn tiny_zip() -> Vec<u8> {
+    use sila_store_core::archive::zip::ZipSink;
+    let mut sink = ZipSink::new(std::io::Cursor::new(Vec::new()));
+    sila_store_core::convert::copy_all(&mut tiny_workspace(), &mut sink, &mut |_| {})
+        .expect("write ZIP");
+    sink.into_inner().expect("finish ZIP").into_inner()
+}
+
+/// [`tiny_workspace`] as a SQLite archive with 512-byte pages (a few KiB, so fuzzing
+/// and truncating it stays cheap; readers take any page size).
+pub fn tiny_sqlite() -> Vec<u8> {
+    use sila_store_core::archive::sqlite::SqliteSink;
+    let t = TempDir::new();
+    let p = t.join("tiny.db");
+    let conn = rusqlite::Connection::open(&p).expect("create SQLite");
+    conn.execute_batch("PRAGMA page_size = 512")
+        .expect("page size");
+    {
+        let mut sink = SqliteSink::new(&conn, "plain").expect("SQLite sink");
+        sila_store_core::convert::copy_all(&mut tiny_workspace(), &mut sink, &mut |_| {})
+            .expect("write SQLite");
+    }
+    conn.close().map_err(|(_, e)| e).expect("close SQLite");
+    fs::read(&p).expect("read SQLite")
+}
+
+/// The `sila-store` binary built from this tree: `$SILA_STORE_BIN`, else
+/// `target/<profile>/sila-store` beside this test executable (`cargo test
+/// --workspace` and `./scripts/test` build it). Panics with what to run if it is
+/// missing.
+pub fn sila_store_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SILA_STORE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test> → target/<profile>/sila-store
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join(format!("sila-store{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build the CLI first (cargo build -p sila-store-native --bin sila-store), \
+         or run the whole workspace's tests (cargo test --workspace builds it), \
+         or set SILA_STORE_BIN",
+        bin.display()
+    );
+    bin
 }

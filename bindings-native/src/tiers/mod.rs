@@ -185,6 +185,9 @@ pub struct TierReport {
     pub requests: u64,
 }
 
+/// Files whose bytes no longer match the index, with what they hold now.
+type StaleFiles = Vec<(String, IndexEntry)>;
+
 fn valid_space_id(id: &str) -> Result<()> {
     TreeId::new(id).map(|_| ())
 }
@@ -868,8 +871,8 @@ impl TierStore {
             let (mut meta, version) = self.active_metadata(id).await?;
             // A file of the index that vanished was deleted by an archive that won:
             // start again from the metadata.
-            let server_ops = match self.tree_ops(id, &meta, tree).await {
-                Ok(ops) => ops,
+            let (server_ops, stale) = match self.tree_ops(id, &meta, tree).await {
+                Ok(found) => found,
                 Err(Error::NotFound(_)) => continue 'retry,
                 Err(e) => return Err(e),
             };
@@ -896,6 +899,14 @@ impl TierStore {
                     .entry(key)
                     .or_default()
                     .push((line, (op.id.counter, op.id.peer_id.clone())));
+            }
+            // Lines in a file whose index entry is older than the file (a writer
+            // appended, then lost the metadata race) count as stored only once an
+            // index naming them is written: an archive reads files by the index, and
+            // one that read the older index could otherwise still win and drop them.
+            let reindex = !stale.is_empty();
+            for (rel, entry) in stale {
+                meta.files.insert(rel, entry);
             }
             for (key, lines) in &new_lines {
                 let rel = key.path();
@@ -941,7 +952,7 @@ impl TierStore {
                     Err(e) => return Err(e),
                 }
             }
-            if !new_lines.is_empty() {
+            if !new_lines.is_empty() || reindex {
                 meta.generation += 1;
                 meta.last_activity_ms = now_ms();
                 match self.write_metadata(&meta, version.as_ref()).await {
@@ -968,20 +979,29 @@ impl TierStore {
         }
     }
 
-    /// Every op of a tree in the active tier, in `getOperations` order.
+    /// Every op of a tree in the active tier, in `getOperations` order, and the files
+    /// of the tree whose bytes no longer match the index (with what they hold now).
     fn tree_ops<'a>(
         &'a self,
         id: &'a str,
         meta: &'a TierMetadata,
         tree: &'a TreeId,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<WireOp>>> {
+    ) -> futures::future::BoxFuture<'a, Result<(Vec<WireOp>, StaleFiles)>> {
         async move {
             let mut out = Vec::new();
+            let mut stale = Vec::new();
             let files = tree_files(meta, tree, None, None);
             for (key, rel) in files {
                 let bytes = self
                     .get_bytes(&self.active_key(id, &meta.epoch, &rel))
                     .await?;
+                let now = IndexEntry {
+                    size: bytes.len() as u64,
+                    sha256: Sha256Hex::of(&bytes).as_str().into(),
+                };
+                if meta.files.get(&rel) != Some(&now) {
+                    stale.push((rel.clone(), now));
+                }
                 let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
                     path: rel.clone(),
                     line,
@@ -994,7 +1014,7 @@ impl TierStore {
                     }
                 }
             }
-            Ok(out)
+            Ok((out, stale))
         }
         .boxed()
     }

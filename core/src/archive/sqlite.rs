@@ -76,6 +76,18 @@ CREATE TABLE file_chunks(
   PRIMARY KEY (path, seq));
 "#;
 
+/// The tables of [`SCHEMA_V1`], which a reader requires.
+const TABLES_V1: [&str; 8] = [
+    "meta",
+    "spaces",
+    "op_files",
+    "tree_ops",
+    "files",
+    "mutable_files",
+    "raw_files",
+    "file_chunks",
+];
+
 /// Maps an SQLite error to ours: "not a database" and "corrupt" become typed errors.
 fn sql(e: rusqlite::Error) -> Error {
     if let rusqlite::Error::InvalidColumnType(..)
@@ -449,6 +461,21 @@ impl<'c> SqliteSource<'c> {
                 format: FORMAT,
                 reason: format!("user_version {version} is not a format version"),
             });
+        }
+        for table in TABLES_V1 {
+            let found: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .sql()?;
+            if found == 0 {
+                return Err(Error::Corrupt {
+                    format: FORMAT,
+                    reason: format!("table {table} is missing"),
+                });
+            }
         }
         Ok(SqliteSource { conn })
     }

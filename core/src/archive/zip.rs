@@ -243,8 +243,18 @@ impl<R: Read + Seek> ZipSource<R> {
                 },
                 other => zip_err(other),
             })?;
+            // Refused by its declared size before a byte is read (a lying header
+            // cannot make the zip crate inflate more than it declares).
+            if f.size() > MAX_MANIFEST {
+                return Err(Error::SizeMismatch {
+                    path: MANIFEST_NAME.into(),
+                    expected: MAX_MANIFEST,
+                    actual: f.size(),
+                });
+            }
             let mut bytes = Vec::new();
-            f.take(MAX_MANIFEST + 1)
+            ZipEntryReader { inner: f }
+                .take(MAX_MANIFEST + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(MANIFEST_NAME, e))?;
             if bytes.len() as u64 > MAX_MANIFEST {
@@ -256,6 +266,12 @@ impl<R: Read + Seek> ZipSource<R> {
             }
             Manifest::parse(&bytes)?
         };
+        // The zip crate keeps one entry per name: ask it whether it dropped any.
+        if zip.has_duplicate_names() {
+            return Err(Error::DuplicateEntry(
+                "a name listed twice in the ZIP central directory".into(),
+            ));
+        }
         let mut index = std::collections::BTreeMap::new();
         for i in 0..zip.len() {
             let f = zip.by_index_raw(i).map_err(zip_err)?;
@@ -350,7 +366,8 @@ impl<R: Read + Seek> EntrySource for ZipSource<R> {
     }
 }
 
-/// Maps the zip crate's read errors (bad CRC, bad deflate data) to `Corrupt`.
+/// Maps the zip crate's read errors (bad CRC, bad deflate data, which flate2 reports
+/// as `InvalidInput`) to `Corrupt`.
 struct ZipEntryReader<R: Read> {
     inner: R,
 }
@@ -358,7 +375,12 @@ struct ZipEntryReader<R: Read> {
 impl<R: Read> Read for ZipEntryReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).map_err(|e| {
-            if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData
+                    | io::ErrorKind::InvalidInput
+                    | io::ErrorKind::UnexpectedEof
+            ) {
                 Error::Corrupt {
                     format: FORMAT,
                     reason: e.to_string(),

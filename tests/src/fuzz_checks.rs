@@ -1,0 +1,367 @@
+//! What the fuzz targets check, one function per target. The fuzz crate (`fuzz/`)
+//! includes this file by path, and `tests/fuzz_crashers.rs` runs every input kept in
+//! `tests/fuzz-crashers/<target>/` and every seed in `fuzz/seeds/<target>/` through the
+//! same function, so an input that once broke a decoder stays a regression test.
+//!
+//! Each function takes arbitrary bytes and must never panic. Bad input must give a
+//! typed error; good input must survive a round trip:
+//!
+//! * `ops_line`: the first byte picks the file kind (moves, props, legacy), the rest is
+//!   an ops file. Splitting and joining gives back the same bytes; every line encodes
+//!   back to itself (`encode(decode(x)) == x`, structured or raw); Sila's reading rules
+//!   and the RepTree rebuild run on it.
+//! * `zip_reader` / `sqlite_reader`: the bytes are an archive file. If every entry reads
+//!   back checked, the workspace is written to the other formats and read back
+//!   unchanged, and our encoding is a fixed point: `encode(decode(e)) == e` for
+//!   `e = encode(decode(x))` (a foreign archive, or one with odd compression, cannot
+//!   come back byte for byte; one this build wrote does, as `tests/fuzz_crashers.rs`
+//!   checks).
+//! * `manifest`: the bytes are a ZIP manifest; a valid one re-encodes to a fixed point.
+//! * `secrets`: the first byte picks decrypt-arbitrary-bytes or encrypt-then-decrypt of
+//!   arbitrary names and values; a decrypted file re-encrypts (same key variant) to a
+//!   fixed point.
+//!
+//! Memory: the fuzz script runs libFuzzer with `-malloc_limit_mb` and `-rss_limit_mb`,
+//! so any allocation the input can inflate beyond the limits is a crash.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sila_store_core::archive::sqlite::{SqliteSink, SqliteSource};
+use sila_store_core::archive::zip::{Manifest, ZipSink, ZipSource};
+use sila_store_core::convert::copy_all;
+use sila_store_core::entries::{listing, EntrySource, Listing, Operation};
+use sila_store_core::ids::{Day, PeerId, Sha256Hex, TreeId};
+use sila_store_core::inspect;
+use sila_store_core::layout::OpsFileKey;
+use sila_store_core::memory::MemoryWorkspace;
+use sila_store_core::model::{sila_tree_op, vertex_list};
+use sila_store_core::ops::{encode_line, parse_line, OpLine, OpsFileKind, OpsText};
+use sila_store_core::reptree::RepTree;
+use sila_store_core::secrets::{self, KeyVariant};
+use sila_store_core::Error;
+
+/// The check of a fuzz target: panics on a failed property.
+pub type Check = fn(&[u8]);
+
+/// Every target: its name (the folder under `fuzz/seeds/` and `tests/fuzz-crashers/`)
+/// and its check.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("ops_line", ops_line),
+    ("zip_reader", zip_reader),
+    ("sqlite_reader", sqlite_reader),
+    ("manifest", manifest),
+    ("secrets", secrets),
+];
+
+const KINDS: [OpsFileKind; 3] = [OpsFileKind::Moves, OpsFileKind::Props, OpsFileKind::Legacy];
+
+/// The ops line codec and Sila's reading rules on an arbitrary ops file.
+pub fn ops_line(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let kind = KINDS[usize::from(selector) % 3];
+    let text = match OpsText::split(body) {
+        Ok(t) => t,
+        Err(line) => {
+            // The error names the first line that is not UTF-8.
+            let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+            let i = usize::try_from(line).expect("line number") - 1;
+            assert!(
+                std::str::from_utf8(lines[i]).is_err(),
+                "line {line} is UTF-8"
+            );
+            assert!(lines[..i].iter().all(|l| std::str::from_utf8(l).is_ok()));
+            return;
+        }
+    };
+    assert_eq!(
+        OpsText::join(&text.lines, text.trailing_newline).as_bytes(),
+        body,
+        "split/join changed the file"
+    );
+    let key = OpsFileKey {
+        tree: TreeId::new("fuzztree").expect("tree id"),
+        day: Day::parse("2026-01-02").expect("day"),
+        peer: PeerId::new("fuzzpeer").expect("peer id"),
+        kind,
+    };
+    let mut ops = Vec::new();
+    for line in &text.lines {
+        let op = parse_line(line, kind);
+        let mut again = String::new();
+        encode_line(&op, kind, &mut again);
+        assert_eq!(&again, line, "encode(decode(line)) differs");
+        match op {
+            OpLine::Move {
+                counter,
+                target,
+                parent,
+            } => {
+                assert!(counter < 1 << 53);
+                assert!(plain(target) && parent.is_none_or(plain));
+            }
+            OpLine::Prop {
+                counter,
+                target,
+                key,
+                value,
+            } => {
+                assert!(counter < 1 << 53);
+                assert!(plain(target) && plain(key));
+                assert!(serde_json::from_str::<&serde_json::value::RawValue>(value).is_ok());
+            }
+            OpLine::Raw(_) => {}
+        }
+        let _ = Operation::new(&key, line).to_json();
+        ops.extend(sila_tree_op(line, kind, "fuzzpeer"));
+    }
+    let tree = RepTree::from_ops(ops);
+    let _ = vertex_list(&tree);
+}
+
+/// What a structured line's ids and keys must be: text Sila interpolates between
+/// quotes without escaping.
+fn plain(s: &str) -> bool {
+    !s.contains(['"', '\\']) && !s.chars().any(|c| (c as u32) < 0x20)
+}
+
+/// Reads every entry of `source`, checked; `None` if the workspace is not valid.
+fn read_valid(source: &mut dyn EntrySource) -> Option<Listing> {
+    listing(source, &mut |_| {}).ok()
+}
+
+/// Everything a reader of any format offers, on a source that opened: none may panic.
+fn exercise(source: &mut dyn EntrySource) {
+    let _ = source.check_container();
+    let _ = inspect::info(source);
+    let _ = inspect::verify(source, &mut |_| {});
+    if let Ok(entries) = source.entries() {
+        let trees: std::collections::BTreeSet<TreeId> = entries
+            .iter()
+            .filter_map(|e| match &e.kind {
+                sila_store_core::layout::EntryKind::OpsFile(k) => Some(k.tree.clone()),
+                _ => None,
+            })
+            .collect();
+        for t in trees.iter().take(4) {
+            let _ = source.get_operations(t, None, None);
+        }
+    }
+}
+
+/// A valid workspace through the other formats: what comes back is what went in.
+fn through_every_format(source: &mut dyn EntrySource, expected: &Listing) {
+    let mut memory = MemoryWorkspace::new();
+    copy_all(source, &mut memory, &mut |_| {}).expect("a valid workspace copies");
+    assert_eq!(
+        &read_valid(&mut memory).expect("memory copy reads"),
+        expected
+    );
+    let zip = to_zip(&mut memory);
+    let mut z = ZipSource::new(Cursor::new(&zip[..])).expect("our ZIP opens");
+    assert_eq!(&read_valid(&mut z).expect("our ZIP reads"), expected);
+    let conn = to_sqlite(&mut memory);
+    let mut s = SqliteSource::new(&conn).expect("our SQLite opens");
+    assert_eq!(&read_valid(&mut s).expect("our SQLite reads"), expected);
+    assert!(s.check_container().expect("integrity").is_empty());
+}
+
+fn to_zip(source: &mut dyn EntrySource) -> Vec<u8> {
+    let mut sink = ZipSink::new(Cursor::new(Vec::new()));
+    copy_all(source, &mut sink, &mut |_| {}).expect("write ZIP");
+    sink.into_inner().expect("finish ZIP").into_inner()
+}
+
+fn to_sqlite(source: &mut dyn EntrySource) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
+    {
+        let mut sink = SqliteSink::new(&conn, source.format()).expect("SQLite sink");
+        copy_all(source, &mut sink, &mut |_| {}).expect("write SQLite");
+    }
+    conn
+}
+
+/// The ZIP reader on arbitrary bytes.
+pub fn zip_reader(data: &[u8]) {
+    let Ok(mut source) = ZipSource::new(Cursor::new(data)) else {
+        return;
+    };
+    exercise(&mut source);
+    let Some(expected) = read_valid(&mut source) else {
+        return;
+    };
+    if expected.is_empty() {
+        return;
+    }
+    through_every_format(&mut source, &expected);
+    // Our encoding is a fixed point.
+    let once = to_zip(&mut source);
+    let twice = to_zip(&mut ZipSource::new(Cursor::new(&once[..])).expect("our ZIP opens"));
+    assert!(once == twice, "ZIP re-encoding is not a fixed point");
+}
+
+static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A database file of its own for this call, removed on drop.
+struct TempDb(PathBuf);
+
+impl TempDb {
+    fn new(bytes: &[u8]) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "sila-store-fuzz-{}-{}.db",
+            std::process::id(),
+            DB_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&p, bytes).expect("write temporary database");
+        TempDb(p)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn open_read_only(p: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    // As the native host opens archives (`open_sqlite_read_only`).
+    rusqlite::Connection::open_with_flags(
+        p,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+/// The SQLite reader on arbitrary bytes, fed as a database file.
+pub fn sqlite_reader(data: &[u8]) {
+    let db = TempDb::new(data);
+    let Ok(conn) = open_read_only(&db.0) else {
+        return;
+    };
+    let Ok(mut source) = SqliteSource::new(&conn) else {
+        return;
+    };
+    exercise(&mut source);
+    let Some(expected) = read_valid(&mut source) else {
+        return;
+    };
+    if expected.is_empty() {
+        return;
+    }
+    through_every_format(&mut source, &expected);
+    // Our encoding is a fixed point: the database bytes, written twice, are the same.
+    let once = sqlite_file(&mut source);
+    let db1 = TempDb::new(&once);
+    let conn1 = open_read_only(&db1.0).expect("our SQLite opens");
+    let twice = sqlite_file(&mut SqliteSource::new(&conn1).expect("our SQLite reads"));
+    assert!(once == twice, "SQLite re-encoding is not a fixed point");
+}
+
+/// Writes `source` as a SQLite archive file and returns its bytes.
+fn sqlite_file(source: &mut dyn EntrySource) -> Vec<u8> {
+    let out = TempDb::new(b"");
+    let _ = std::fs::remove_file(&out.0);
+    {
+        let conn = rusqlite::Connection::open(&out.0).expect("create SQLite");
+        let mut sink = SqliteSink::new(&conn, "sqlite").expect("SQLite sink");
+        copy_all(source, &mut sink, &mut |_| {}).expect("write SQLite");
+        drop(sink);
+        conn.close().map_err(|(_, e)| e).expect("close SQLite");
+    }
+    std::fs::read(&out.0).expect("read SQLite")
+}
+
+/// The ZIP manifest parser on arbitrary bytes.
+pub fn manifest(data: &[u8]) {
+    let Ok(m) = Manifest::parse(data) else {
+        return;
+    };
+    for f in &m.files {
+        // What `ZipSource::entries` makes of each listed file.
+        let _ = Sha256Hex::new(&f.sha256)
+            .and_then(|h| sila_store_core::entries::EntryMeta::new(&f.path, f.size, Some(h)));
+    }
+    let once = serde_json::to_vec_pretty(&m).expect("encode manifest");
+    let back = Manifest::parse(&once).expect("our manifest parses");
+    assert_eq!(back, m, "manifest changed in a round trip");
+    let twice = serde_json::to_vec_pretty(&back).expect("encode manifest");
+    assert_eq!(once, twice, "manifest encoding is not a fixed point");
+}
+
+/// The space id the `secrets` target decrypts with (32 bytes: key variant A works).
+pub const FUZZ_SPACE_ID: &str = "13e6fe9fcda64da2bd37cdf89a15a155";
+
+/// The `secrets` file decoder on arbitrary bytes, and encrypt/decrypt of arbitrary
+/// names and values.
+pub fn secrets(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    if selector % 2 == 0 {
+        let Ok((pairs, variant)) = secrets::decrypt(FUZZ_SPACE_ID, body) else {
+            return;
+        };
+        let iv = [7u8; 12];
+        let once = secrets::encrypt(FUZZ_SPACE_ID, &pairs, iv, variant).expect("re-encrypt");
+        let (again, v2) = secrets::decrypt(FUZZ_SPACE_ID, once.as_bytes()).expect("decrypt");
+        assert_eq!((&again, v2), (&pairs, variant));
+        let twice = secrets::encrypt(FUZZ_SPACE_ID, &again, iv, v2).expect("re-encrypt");
+        assert_eq!(once, twice, "secrets encoding is not a fixed point");
+        return;
+    }
+    // Names and values separated by 0x01, the first field the space id.
+    let text = String::from_utf8_lossy(body);
+    let mut fields = text.split('\u{1}');
+    let space_id = fields.next().unwrap_or_default();
+    let rest: Vec<&str> = fields.collect();
+    let pairs: Vec<(String, String)> = rest
+        .chunks(2)
+        .map(|c| {
+            (
+                c[0].to_string(),
+                c.get(1).copied().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let iv = [selector; 12];
+    for variant in [KeyVariant::RawSpaceId, KeyVariant::Sha256OfSpaceId] {
+        match secrets::encrypt(space_id, &pairs, iv, variant) {
+            Ok(file) => {
+                let (back, v) = secrets::decrypt(space_id, file.as_bytes()).expect("decrypt");
+                assert_eq!(back, pairs, "secrets changed in a round trip");
+                // Key A is tried first; a 32-byte id decrypts a key-B file only with B.
+                assert!(v == variant || space_id.len() == 32);
+            }
+            Err(e) => {
+                assert!(matches!(e, Error::Secrets(_)));
+                assert!(variant == KeyVariant::RawSpaceId && space_id.len() != 32);
+            }
+        }
+    }
+}
+
+/// The inputs kept in a folder (`fuzz/seeds/<target>`, `tests/fuzz-crashers/<target>`),
+/// by file name; empty if the folder does not exist.
+pub fn inputs_in(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_file() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || name == "README.md" {
+                    continue;
+                }
+                out.insert(name, std::fs::read(&p).expect("read input"));
+            }
+        }
+    }
+    out
+}
