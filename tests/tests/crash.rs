@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use object_store::ObjectStoreExt;
+use object_store::{ObjectStore, ObjectStoreExt};
 use sila_store_core::entries::{listing, Listing};
 use sila_store_core::inspect;
 use sila_store_native::fs::PlainSource;
@@ -333,12 +333,21 @@ fn archive_and_unarchive_killed_at_random_points_never_lose_the_space() {
                 .unwrap_or_else(|e| panic!("pull after a kill ({:?}): {e}", meta.tier));
             assert_eq!(sha256_listing(&dir), expected, "pulled space differs");
             fs::remove_dir_all(&dir).expect("rm");
-            let key = tiers.key(&format!("archived/{id}/workspace.db"));
-            if let Ok(r) = rt.block_on(tiers.store.get(&key)) {
+            // Every archive object there is (the one the metadata names, and any a
+            // killed run left) is a complete archive: objects appear whole or not at all.
+            let prefix = tiers.key(&format!("archived/{id}"));
+            let objects = rt
+                .block_on(tiers.store.list_with_delimiter(Some(&prefix)))
+                .expect("list archives")
+                .objects;
+            for o in objects {
+                let r = rt
+                    .block_on(tiers.store.get(&o.location))
+                    .expect("get archive");
                 let bytes = rt.block_on(r.bytes()).expect("archive bytes");
                 let db = t.join("archive-object.db");
                 fs::write(&db, &bytes).expect("write");
-                assert!(check_destination(&db, &listing_of(&ws)));
+                assert!(check_destination(&db, &listing_of(&ws)), "{}", o.location);
                 fs::remove_file(&db).expect("rm");
             }
             meta

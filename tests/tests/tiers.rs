@@ -298,7 +298,7 @@ async fn two_writers_at_once_lose_nothing() {
         s.push(&fx).await.unwrap();
         let s = Arc::new(s);
         let mut tasks = Vec::new();
-        // Two servers syncing different peers' ops into the same tree, and a third
+        // Two servers syncing different peers' ops into the same tree, and two more
         // archiving the workspace meanwhile.
         for w in 0..2u64 {
             let s = Arc::clone(&s);
@@ -326,22 +326,23 @@ async fn two_writers_at_once_lose_nothing() {
                 }
             }));
         }
-        let archiver = {
+        // Two archivers (two servers sweeping), so that one's archive run can lose
+        // the metadata race to the other's.
+        for _ in 0..2 {
             let s = Arc::clone(&s);
             let id = id.clone();
-            tokio::spawn(async move {
+            tasks.push(tokio::spawn(async move {
                 for _ in 0..3 {
                     match s.archive(&id).await {
                         Ok(_) | Err(Error::Conflict(_)) => {}
                         Err(e) => panic!("archive: {e}"),
                     }
                 }
-            })
-        };
+            }));
+        }
         for task in tasks {
             task.await.unwrap();
         }
-        archiver.await.unwrap();
         let ops = s.sync_tree(&id, &tree, &[], None).await.unwrap();
         for w in 0..2 {
             for i in 0..5 {

@@ -50,13 +50,18 @@ pub const CLEANUP_LEASE_MS: u64 = 30_000;
 /// How often an operation starts again after another writer changed the space.
 pub const MAX_ATTEMPTS: u32 = 50;
 
+/// An object under `archived/<spaceId>/` that the metadata does not name and that is
+/// older than this was left by a killed archive run (a run checks its upload right
+/// after writing it, then writes the metadata); the next archive deletes it.
+pub const ORPHAN_ARCHIVE_AGE_MS: u64 = 24 * 3_600_000;
+
 /// Which tier holds a workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Plain files under `active/<spaceId>/`.
     Active,
-    /// One SQLite archive under `archived/<spaceId>/workspace.db`.
+    /// One SQLite archive under `archived/<spaceId>/<name>.db`.
     Archived,
 }
 
@@ -70,6 +75,11 @@ pub struct ArchiveInfo {
     pub sha256: String,
     /// SQLite archive format version.
     pub format_version: i64,
+    /// The object's name under `archived/<spaceId>/`, unique to the archive run that
+    /// wrote it, so a run that loses the metadata race never overwrites the winner's
+    /// archive. Empty (metadata written before names existed): `workspace.db`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 /// One active file in the index.
@@ -115,6 +125,11 @@ pub struct TierMetadata {
     /// (deleted by the next archive).
     #[serde(default)]
     pub epoch: String,
+    /// When active: the name of the archive object the last unarchive came from, which
+    /// it deletes after its metadata write; a run killed before that leaves it, and the
+    /// next unarchive or archive deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leftover_archive: Option<String>,
 }
 
 impl TierMetadata {
@@ -130,6 +145,7 @@ impl TierMetadata {
             files: BTreeMap::new(),
             cleanup_since_ms: None,
             epoch: new_epoch(),
+            leftover_archive: None,
         }
     }
 }
@@ -203,8 +219,13 @@ impl TierStore {
             self.key(&format!("active/{id}/{epoch}/{rel}"))
         }
     }
-    fn archive_key(&self, id: &str) -> ObjPath {
-        self.key(&format!("archived/{id}/workspace.db"))
+    fn archive_key(&self, id: &str, name: &str) -> ObjPath {
+        let name = if name.is_empty() {
+            "workspace.db"
+        } else {
+            name
+        };
+        self.key(&format!("archived/{id}/{name}"))
     }
 
     /// The metadata of a space and its version, `None` if there is none.
@@ -236,9 +257,9 @@ impl TierStore {
             .ok_or_else(|| Error::NotFound(format!("space {id} in the store")))
     }
 
-    /// Deletes a space's archive object (gone already is fine).
-    async fn delete_archive(&self, id: &str) -> Result<()> {
-        match self.store.delete(&self.archive_key(id)).await {
+    /// Deletes one archive object of a space (gone already is fine).
+    async fn delete_archive(&self, id: &str, name: &str) -> Result<()> {
+        match self.store.delete(&self.archive_key(id, name)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(backend(e)),
         }
@@ -514,11 +535,12 @@ impl TierStore {
             format: "tier metadata",
             reason: "archived without archive info".into(),
         })?;
-        let b = self.get_bytes(&self.archive_key(&meta.space_id)).await?;
+        let key = self.archive_key(&meta.space_id, &info.name);
+        let b = self.get_bytes(&key).await?;
         let got = Sha256Hex::of(&b);
         if b.len() as u64 != info.size || got.as_str() != info.sha256 {
             return Err(Error::HashMismatch {
-                path: format!("archived/{}/workspace.db", meta.space_id),
+                path: key.to_string(),
                 expected: info.sha256.clone(),
                 actual: got.as_str().into(),
             });
@@ -573,8 +595,9 @@ impl TierStore {
                 size: bytes.len() as u64,
                 sha256: Sha256Hex::of(&bytes).as_str().into(),
                 format_version: sila_store_core::archive::sqlite::FORMAT_VERSION,
+                name: format!("{}.db", new_epoch()),
             };
-            let key = self.archive_key(id);
+            let key = self.archive_key(id, &info.name);
             upload(&self.store, &key, bytes).await?;
             // Verify the upload: size and hash of what the store gives back.
             let back = self.get_bytes(&key).await?;
@@ -591,10 +614,20 @@ impl TierStore {
             next.files.clear();
             next.generation += 1;
             next.cleanup_since_ms = Some(now_ms());
-            self.write_metadata(&next, Some(&version)).await?;
+            next.leftover_archive = None;
+            if let Err(e) = self.write_metadata(&next, Some(&version)).await {
+                // Another writer won: our object is named nowhere; remove it (best
+                // effort: a leftover is deleted by a later archive).
+                let _ = self.delete_archive(id, &info.name).await;
+                return Err(e);
+            }
             report.transferred = 1;
             report.bytes = info.size;
             report.skipped = self.finish_cleanup(id).await?;
+            if let Some(old) = &meta.leftover_archive {
+                self.delete_archive(id, old).await?;
+            }
+            self.delete_orphan_archives(id, &info.name).await?;
             report.requests = self.instruments().requests() - start;
             Ok(report)
         }
@@ -618,7 +651,9 @@ impl TierStore {
             };
             if meta.tier == Tier::Active {
                 // Finish a crashed run: a leftover archive is deleted.
-                self.delete_archive(id).await?;
+                if let Some(old) = &meta.leftover_archive {
+                    self.delete_archive(id, old).await?;
+                }
                 report.action = "already active".into();
                 report.requests = self.instruments().requests() - start;
                 return Ok(report);
@@ -628,7 +663,20 @@ impl TierStore {
             let (meta, version) = self.wait_for_cleanup(id, meta, version).await?;
             let work = TempDir::new("unarchive")?;
             let db = work.0.join("workspace.db");
-            self.download_archive(&meta, &db).await?;
+            match self.download_archive(&meta, &db).await {
+                Ok(()) => {}
+                // Another unarchive won meanwhile and deleted the archive: the tier
+                // changed, which is a conflict, not a missing space.
+                Err(e @ (Error::NotFound(_) | Error::HashMismatch { .. })) => {
+                    return match self.read_metadata(id).await? {
+                        Some((_, v)) if v != version => Err(Error::Conflict(format!(
+                            "space {id} changed tiers while unarchiving"
+                        ))),
+                        _ => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
             let plain = work.0.join("plain");
             tokio::task::block_in_place(|| {
                 convert(&db, &plain, ConvertOptions::default(), &mut |_| {})
@@ -656,9 +704,15 @@ impl TierStore {
                     )));
                 }
             }
+            let archive_name = meta
+                .archive
+                .as_ref()
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
             let mut next = meta.clone();
             next.tier = Tier::Active;
             next.archive = None;
+            next.leftover_archive = Some(archive_name.clone());
             next.cleanup_since_ms = None;
             next.epoch = epoch.clone();
             next.files = files
@@ -682,7 +736,7 @@ impl TierStore {
             }
             report.transferred = files.len() as u64;
             report.bytes = files.values().map(|d| d.size).sum();
-            self.delete_archive(id).await?;
+            self.delete_archive(id, &archive_name).await?;
             report.requests = self.instruments().requests() - start;
             Ok(report)
         }
@@ -715,6 +769,23 @@ impl TierStore {
             }
         }
         Ok(n)
+    }
+
+    /// Deletes the archive objects of a space that its metadata does not name (`keep`)
+    /// and that are older than [`ORPHAN_ARCHIVE_AGE_MS`]: left by killed archive runs.
+    async fn delete_orphan_archives(&self, id: &str, keep: &str) -> Result<()> {
+        let keep = self.archive_key(id, keep);
+        let cutoff = now_ms().saturating_sub(ORPHAN_ARCHIVE_AGE_MS);
+        for o in self.list_keys(&self.key(&format!("archived/{id}"))).await? {
+            let modified = o.last_modified.timestamp_millis().max(0) as u64;
+            if o.location != keep && modified < cutoff {
+                match self.store.delete(&o.location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(backend(e)),
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn wait_for_cleanup(
