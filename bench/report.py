@@ -130,7 +130,8 @@ if tiers:
     w("## Moving a workspace through S3 (s3s-fs on 127.0.0.1)")
     w("")
     w("`tests/src/bin/tier-bench.rs`: the active tier (one object per file) against one archive object, with an added per-request delay")
-    w("standing in for a real network; requests counted by the client. The incremental push appends 1 % new op lines to existing ops files.")
+    w("standing in for a real network; requests counted by the client. The incremental push appends 1 % new op lines to existing ops files;"
+      " a push merges each changed ops file (one read and one conditional write), so it never drops a line a server synced.")
     w("")
     w("| workspace | delay | operation | requests | time |")
     w("|---|---:|---|---:|---:|")

@@ -50,10 +50,15 @@ pub const CLEANUP_LEASE_MS: u64 = 30_000;
 /// How often an operation starts again after another writer changed the space.
 pub const MAX_ATTEMPTS: u32 = 50;
 
-/// An object under `archived/<spaceId>/` that the metadata does not name and that is
-/// older than this was left by a killed archive run (a run checks its upload right
-/// after writing it, then writes the metadata); the next archive deletes it.
-pub const ORPHAN_ARCHIVE_AGE_MS: u64 = 24 * 3_600_000;
+/// An object the metadata does not name (an archive under `archived/<spaceId>/`, or
+/// files under an epoch of `active/<spaceId>/` while the space is archived) and that is
+/// older than this was left by a killed or losing run (a run checks its uploads right
+/// after writing them, then writes the metadata); the next archive deletes it.
+pub const ORPHAN_AGE_MS: u64 = 24 * 3_600_000;
+
+/// Reads that fail because the tier changed under them (an archive or unarchive won
+/// between reading the metadata and reading the object) start again this many times.
+const READ_ATTEMPTS: u32 = 5;
 
 /// Which tier holds a workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +160,12 @@ impl TierMetadata {
 pub fn new_epoch() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
+    use std::hash::BuildHasher;
+    // Time, pid and counter alone repeat across containers (every process pid 1, every
+    // CLI run counter 0): the per-process random keys of RandomState make them differ.
+    let random = std::collections::hash_map::RandomState::new().hash_one(now_ms());
     let mut x = now_ms()
+        ^ random
         ^ (u64::from(std::process::id()) << 32)
         ^ N.fetch_add(1, Ordering::Relaxed)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -347,7 +357,10 @@ impl TierStore {
 
     /// Uploads a local workspace's active files; only files that are new or changed
     /// (by size and SHA-256 against the index) move. An archived space is unarchived
-    /// first.
+    /// first. Ops files are merged, never overwritten: lines a server wrote since (a
+    /// sync) stay, and the local lines they lack are appended (a file the local copy
+    /// only extends is written as it is, byte for byte). Other files are replaced: CAS
+    /// files cannot differ, and for the rest the last writer wins, as in Sila.
     pub async fn push(&self, dir: &Path) -> Result<TierReport> {
         let start = self.instruments().requests();
         let mut source = PlainSource::open(dir)?;
@@ -376,15 +389,47 @@ impl TierStore {
                 .map(|(p, d)| (p.clone(), d.size, d.sha256.as_str().to_string()))
                 .collect();
             report.skipped = (local.len() - todo.len()) as u64;
-            let jobs: Vec<(PathBuf, ObjPath)> = todo
+            let (ops, others): (Vec<_>, Vec<_>) = todo.iter().partition(|(p, _, _)| {
+                matches!(EntryKind::from_path(p), Ok(EntryKind::OpsFile(_)))
+            });
+            let jobs: Vec<(PathBuf, ObjPath)> = others
                 .iter()
                 .map(|(p, _, _)| (root.join(p), self.active_key(&space_id, &meta.epoch, p)))
                 .collect();
             upload_files(&self.store, jobs).await?;
+            let merged = futures::stream::iter(ops.iter().map(|(p, _, _)| {
+                let key = self.active_key(&space_id, &meta.epoch, p);
+                let path = root.join(p);
+                let known = meta.files.contains_key(p);
+                async move {
+                    let local = tokio::fs::read(&path)
+                        .await
+                        .map_err(|e| Error::io(path.display().to_string(), e))?;
+                    Ok::<_, Error>((p.clone(), self.merge_ops_object(&key, local, known).await?))
+                }
+            }))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<(String, IndexEntry)>>()
+            .await;
+            let merged = match merged {
+                Ok(m) => m,
+                // An ops file changed between our read and our write: start again.
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            };
             report.transferred = todo.len() as u64;
             report.bytes = todo.iter().map(|t| t.1).sum();
-            for (p, size, sha256) in todo {
-                meta.files.insert(p, IndexEntry { size, sha256 });
+            for (p, size, sha256) in others {
+                meta.files.insert(
+                    p.clone(),
+                    IndexEntry {
+                        size: *size,
+                        sha256: sha256.clone(),
+                    },
+                );
+            }
+            for (p, entry) in merged {
+                meta.files.insert(p, entry);
             }
             meta.generation += 1;
             meta.last_activity_ms = now_ms();
@@ -398,6 +443,40 @@ impl TierStore {
         }
         report.requests = self.instruments().requests() - start;
         Ok(report)
+    }
+
+    /// Writes a local ops file to `key` without losing a line the object holds: a new
+    /// object is created only if there still is none, an existing one is merged with
+    /// [`merge_ops_bytes`] and written only if it did not change meanwhile. Returns the
+    /// index entry of what the object holds now.
+    async fn merge_ops_object(
+        &self,
+        key: &ObjPath,
+        local: Vec<u8>,
+        in_index: bool,
+    ) -> Result<IndexEntry> {
+        let entry = |b: &[u8]| IndexEntry {
+            size: b.len() as u64,
+            sha256: Sha256Hex::of(b).as_str().into(),
+        };
+        // A file the index does not know is most likely new: one conditional create,
+        // no read (it exists only if a writer's index update was lost).
+        if !in_index {
+            match self.put_if(key, local.clone(), None).await {
+                Ok(()) => return Ok(entry(&local)),
+                Err(Error::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (current, version) = self
+            .get_versioned(key)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("{key} vanished while pushing")))?;
+        let merged = merge_ops_bytes(&current, &local);
+        if merged != current {
+            self.put_if(key, merged.clone(), Some(&version)).await?;
+        }
+        Ok(entry(&merged))
     }
 
     /// Metadata of an active space (unarchiving it if archived; new if none).
@@ -511,6 +590,7 @@ impl TierStore {
                         .await
                         .map_err(backend)?
                         .to_vec();
+                    let b = indexed_part(&p, &e, b);
                     let got = Sha256Hex::of(&b);
                     if b.len() as u64 != e.size || got.as_str() != e.sha256 {
                         return Err(Error::HashMismatch {
@@ -567,7 +647,7 @@ impl TierStore {
                 // pending (only then: unarchives wait for the flag, so nothing new is
                 // being uploaded there).
                 if meta.cleanup_since_ms.is_some() {
-                    report.transferred = self.finish_cleanup(id).await?;
+                    report.transferred = self.finish_cleanup(id, &meta.epoch).await?;
                 }
                 report.action = "already archived".into();
                 report.requests = self.instruments().requests() - start;
@@ -616,18 +696,31 @@ impl TierStore {
             next.cleanup_since_ms = Some(now_ms());
             next.leftover_archive = None;
             if let Err(e) = self.write_metadata(&next, Some(&version)).await {
-                // Another writer won: our object is named nowhere; remove it (best
-                // effort: a leftover is deleted by a later archive).
-                let _ = self.delete_archive(id, &info.name).await;
-                return Err(e);
+                // Did it land after all (a timeout, or a retried request answered
+                // 412 after the first attempt was applied)? Ask the metadata.
+                match self.read_metadata(id).await {
+                    Ok(Some((m, _))) if m.archive.as_ref().is_some_and(|a| a.name == info.name) => {
+                    }
+                    Ok(_) => {
+                        // Another writer won: our object is named nowhere; remove it
+                        // (best effort: a leftover is deleted by a later archive).
+                        let _ = self.delete_archive(id, &info.name).await;
+                        return Err(e);
+                    }
+                    Err(_) => return Err(e),
+                }
             }
             report.transferred = 1;
             report.bytes = info.size;
-            report.skipped = self.finish_cleanup(id).await?;
+            report.skipped = self.finish_cleanup(id, &next.epoch).await?;
             if let Some(old) = &meta.leftover_archive {
                 self.delete_archive(id, old).await?;
             }
-            self.delete_orphan_archives(id, &info.name).await?;
+            self.delete_old_objects(
+                &self.key(&format!("archived/{id}")),
+                self.archive_key(id, &info.name).as_ref(),
+            )
+            .await?;
             report.requests = self.instruments().requests() - start;
             Ok(report)
         }
@@ -730,9 +823,17 @@ impl TierStore {
             next.generation += 1;
             next.last_activity_ms = now_ms();
             if let Err(e) = self.write_metadata(&next, Some(&version)).await {
-                // Another writer won: our epoch is garbage; remove it (best effort).
-                let _ = self.delete_prefix(&prefix).await;
-                return Err(e);
+                // Did it land after all (see archive)? Ask the metadata.
+                match self.read_metadata(id).await {
+                    Ok(Some((m, _))) if m.tier == Tier::Active && m.epoch == epoch => {}
+                    Ok(_) => {
+                        // Another writer won: our epoch is garbage; remove it (best
+                        // effort: a later archive deletes it once a day old).
+                        let _ = self.delete_prefix(&prefix).await;
+                        return Err(e);
+                    }
+                    Err(_) => return Err(e),
+                }
             }
             report.transferred = files.len() as u64;
             report.bytes = files.values().map(|d| d.size).sum();
@@ -748,18 +849,35 @@ impl TierStore {
     pub async fn open_space(&self, id: &str, dir: &Path) -> Result<TierReport> {
         if let Some((m, _)) = self.read_metadata(id).await? {
             if m.tier == Tier::Archived {
-                self.unarchive(id).await?;
+                // Another server opening it at the same time may win: fine.
+                match self.unarchive(id).await {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         self.pull(id, dir).await
     }
 
     /// Deletes the active objects of an archived space and clears the cleanup flag.
-    async fn finish_cleanup(&self, id: &str) -> Result<u64> {
-        let n = self
-            .delete_prefix(&self.key(&format!("active/{id}")))
-            .await?;
+    /// Only the archived epoch's objects: a cleanup running late (a stalled or retried
+    /// request) must never touch the epoch an unarchive made live meanwhile. Objects of
+    /// other epochs (left by losing or killed unarchives) go once a day old, while the
+    /// metadata still says archived.
+    async fn finish_cleanup(&self, id: &str, epoch: &str) -> Result<u64> {
+        let prefix = if epoch.is_empty() {
+            // Metadata from before epochs existed: the files sit right under the id.
+            format!("active/{id}")
+        } else {
+            format!("active/{id}/{epoch}")
+        };
+        let mut n = self.delete_prefix(&self.key(&prefix)).await?;
         if let Some((mut m, v)) = self.read_metadata(id).await? {
+            if m.tier == Tier::Archived {
+                n += self
+                    .delete_old_objects(&self.key(&format!("active/{id}")), "")
+                    .await?;
+            }
             if m.tier == Tier::Archived && m.cleanup_since_ms.is_some() {
                 m.cleanup_since_ms = None;
                 match self.write_metadata(&m, Some(&v)).await {
@@ -771,21 +889,21 @@ impl TierStore {
         Ok(n)
     }
 
-    /// Deletes the archive objects of a space that its metadata does not name (`keep`)
-    /// and that are older than [`ORPHAN_ARCHIVE_AGE_MS`]: left by killed archive runs.
-    async fn delete_orphan_archives(&self, id: &str, keep: &str) -> Result<()> {
-        let keep = self.archive_key(id, keep);
-        let cutoff = now_ms().saturating_sub(ORPHAN_ARCHIVE_AGE_MS);
-        for o in self.list_keys(&self.key(&format!("archived/{id}"))).await? {
+    /// Deletes the objects under `prefix` older than [`ORPHAN_AGE_MS`], except `keep`:
+    /// what killed or losing runs left, which nothing names.
+    async fn delete_old_objects(&self, prefix: &ObjPath, keep: &str) -> Result<u64> {
+        let cutoff = now_ms().saturating_sub(ORPHAN_AGE_MS);
+        let mut n = 0;
+        for o in self.list_keys(prefix).await? {
             let modified = o.last_modified.timestamp_millis().max(0) as u64;
-            if o.location != keep && modified < cutoff {
+            if o.location.as_ref() != keep && modified < cutoff {
                 match self.store.delete(&o.location).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => n += 1,
                     Err(e) => return Err(backend(e)),
                 }
             }
         }
-        Ok(())
+        Ok(n)
     }
 
     async fn wait_for_cleanup(
@@ -796,7 +914,7 @@ impl TierStore {
     ) -> Result<(TierMetadata, UpdateVersion)> {
         while let Some(since) = meta.cleanup_since_ms {
             if now_ms().saturating_sub(since) > CLEANUP_LEASE_MS {
-                self.finish_cleanup(id).await?;
+                self.finish_cleanup(id, &meta.epoch).await?;
             } else {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
@@ -1129,13 +1247,27 @@ impl TierStore {
     /// its hash.
     pub async fn get_file(&self, id: &str, hash: &Sha256Hex) -> Result<Vec<u8>> {
         let rel = EntryKind::StaticFile(hash.clone()).path();
-        let (meta, _) = self.active_metadata(id).await?;
-        if !meta.files.contains_key(&rel) {
-            return Err(Error::NotFound(format!("{rel} in space {id}")));
-        }
-        let bytes = self
-            .get_bytes(&self.active_key(id, &meta.epoch, &rel))
-            .await?;
+        let mut attempt = 0;
+        let bytes = loop {
+            attempt += 1;
+            let (meta, version) = self.active_metadata(id).await?;
+            if !meta.files.contains_key(&rel) {
+                return Err(Error::NotFound(format!("{rel} in space {id}")));
+            }
+            match self
+                .get_bytes(&self.active_key(id, &meta.epoch, &rel))
+                .await
+            {
+                Ok(b) => break b,
+                Err(e @ Error::NotFound(_)) => {
+                    if attempt < READ_ATTEMPTS && self.changed_since(id, version.as_ref()).await? {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let got = Sha256Hex::of(&bytes);
         if &got != hash {
             return Err(Error::HashMismatch {
@@ -1157,20 +1289,54 @@ impl TierStore {
         from: Option<Day>,
         to: Option<Day>,
     ) -> Result<Vec<Operation>> {
-        let (meta, _) = self.require_metadata(id).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (meta, version) = self.require_metadata(id).await?;
+            match self.operations_in(&meta, tree, from, to).await {
+                Err(e @ (Error::NotFound(_) | Error::HashMismatch { .. })) => {
+                    if attempt < READ_ATTEMPTS && self.changed_since(id, Some(&version)).await? {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether the metadata of a space is no longer at `version`.
+    async fn changed_since(&self, id: &str, version: Option<&UpdateVersion>) -> Result<bool> {
+        Ok(self.read_metadata(id).await?.map(|(_, v)| v).as_ref() != version)
+    }
+
+    /// The ops of a tree in a day range, read as `meta` describes the space.
+    async fn operations_in(
+        &self,
+        meta: &TierMetadata,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Vec<Operation>> {
+        let id = meta.space_id.as_str();
         if meta.tier == Tier::Archived {
             let work = TempDir::new("ops")?;
             let db = work.0.join("workspace.db");
-            self.download_archive(&meta, &db).await?;
+            self.download_archive(meta, &db).await?;
             return tokio::task::block_in_place(|| {
                 crate::workspace::with_source(&db, |s| s.get_operations(tree, from, to))
             });
         }
         let mut out = Vec::new();
-        for (key, rel) in tree_files(&meta, tree, from, to) {
+        for (key, rel) in tree_files(meta, tree, from, to) {
             let bytes = self
                 .get_bytes(&self.active_key(id, &meta.epoch, &rel))
                 .await?;
+            // Lines appended but not yet indexed are not acknowledged: leave them out.
+            let bytes = match meta.files.get(&rel) {
+                Some(e) => indexed_part(&rel, e, bytes),
+                None => bytes,
+            };
             let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
                 path: rel.clone(),
                 line,
@@ -1460,9 +1626,10 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         tokio::fs::create_dir_all(parent).await.map_err(io)?;
     }
     let tmp = path.with_file_name(format!(
-        ".{}.sila-store-part-{}",
+        ".{}.sila-store-part-{}-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
+        std::process::id(),
+        unique()
     ));
     tokio::fs::write(&tmp, bytes).await.map_err(io)?;
     let f = tokio::fs::File::open(&tmp).await.map_err(io)?;
@@ -1471,17 +1638,69 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// An ops file holding the lines of both: `local` if it only extends `current` (byte
+/// for byte what the client has), `current` if it already holds all of `local`, else
+/// `current` followed by the lines of `local` it lacks (compared as exact line text),
+/// in `local`'s order.
+fn merge_ops_bytes(current: &[u8], local: &[u8]) -> Vec<u8> {
+    if local.starts_with(current) {
+        return local.to_vec();
+    }
+    if current.starts_with(local) {
+        return current.to_vec();
+    }
+    let lines = |b: &[u8]| -> Vec<Vec<u8>> {
+        b.split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let have: BTreeSet<Vec<u8>> = lines(current).into_iter().collect();
+    let mut out = current.to_vec();
+    for l in lines(local) {
+        if !have.contains(&l) {
+            if !out.is_empty() && !out.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(&l);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// What the index covers of an object: an ops file only grows, and a writer appends to
+/// it before writing the index, so an ops file longer than its entry whose first
+/// `size` bytes match the entry is the indexed file plus lines not yet acknowledged
+/// (their writer's index update will fail or is still coming): the indexed part is
+/// the file. Anything else comes back unchanged, to be checked against the entry.
+fn indexed_part(path: &str, entry: &IndexEntry, mut bytes: Vec<u8>) -> Vec<u8> {
+    let size = usize::try_from(entry.size).unwrap_or(usize::MAX);
+    if bytes.len() > size
+        && matches!(EntryKind::from_path(path), Ok(EntryKind::OpsFile(_)))
+        && Sha256Hex::of(&bytes[..size]).as_str() == entry.sha256
+    {
+        bytes.truncate(size);
+    }
+    bytes
+}
+
+/// A unique number in this process, for temporary names.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A temporary folder, removed on drop.
 struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> Result<Self> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
         let p = std::env::temp_dir().join(format!(
             "sila-store-{tag}-{}-{}",
             std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
+            unique()
         ));
         std::fs::create_dir_all(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
         Ok(TempDir(p))
@@ -1505,8 +1724,9 @@ impl TempFile {
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(base).map_err(|e| Error::io(base.display().to_string(), e))?;
         Ok(TempFile(base.join(format!(
-            ".sila-store-{name}-{}",
-            std::process::id()
+            ".sila-store-{name}-{}-{}",
+            std::process::id(),
+            unique()
         ))))
     }
 }
