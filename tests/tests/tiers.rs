@@ -359,15 +359,31 @@ async fn two_writers_at_once_lose_nothing() {
     }
 }
 
-/// A writer whose append to an ops file landed but whose metadata write lost a race
-/// leaves lines the index does not name. A later sync of the same op must not just see
-/// the line and return: an archive reads files by the index, and one that read the
-/// older index could still win and drop the line. The sync returns only once an index
-/// naming its lines is written. (Found by `two_writers_at_once_lose_nothing` on S3, about
-/// one run in 50.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sync_returns_only_once_its_lines_are_indexed() {
-    let t = TempDir::new();
+/// A space pushed to a `file://` store in `t` with op 3000 of peer `writer9` synced
+/// into its space tree; also the relative path of that peer's ops file and where the
+/// store keeps it on disk (to change it behind the store's back).
+struct Writer9 {
+    s: TierStore,
+    id: String,
+    tree: TreeId,
+    rel: String,
+    path: PathBuf,
+}
+
+/// Syncs op 3000 of peer `writer9` into `tree`; returns the path of that peer's ops
+/// file (today's).
+async fn sync_writer9(s: &TierStore, id: &str, tree: &TreeId) -> String {
+    let a = set(3000, "writer9", id, "k", serde_json::json!(1));
+    s.sync_tree(id, tree, &[a], None).await.unwrap();
+    let (meta, _) = s.read_metadata(id).await.unwrap().unwrap();
+    meta.files
+        .keys()
+        .find(|p| p.contains("writer9"))
+        .unwrap()
+        .clone()
+}
+
+async fn writer9_space(t: &TempDir) -> Writer9 {
     let fx = fixtures_dir().join("getting-started-complete");
     let id = space_id(&fx);
     let tree = TreeId::new(&id).unwrap();
@@ -375,20 +391,34 @@ async fn a_sync_returns_only_once_its_lines_are_indexed() {
     std::fs::create_dir_all(&root).unwrap();
     let s = TierStore::open(&format!("file://{}", root.display())).unwrap();
     s.push(&fx).await.unwrap();
-    let a = set(3000, "writer9", &id, "k", serde_json::json!(1));
-    s.sync_tree(&id, &tree, &[a], None).await.unwrap();
+    let rel = sync_writer9(&s, &id, &tree).await;
     let (meta, _) = s.read_metadata(&id).await.unwrap().unwrap();
-    let rel = meta
-        .files
-        .keys()
-        .find(|p| p.contains("writer9"))
-        .unwrap()
-        .clone();
-    let mut path = root.join("active").join(&id);
-    if !meta.epoch.is_empty() {
-        path = path.join(&meta.epoch);
+    let path = root.join("active").join(&id).join(&meta.epoch).join(&rel);
+    Writer9 {
+        s,
+        id,
+        tree,
+        rel,
+        path,
     }
-    let path = path.join(&rel);
+}
+
+/// A writer whose append to an ops file landed but whose metadata write lost a race
+/// leaves lines the index does not name. A later sync of the same op must not just see
+/// the line and return: an archive reads files by the index, and one that read the
+/// older index could still win and drop the line. The sync returns only once an index
+/// naming its lines is written. (Found by `two_writers_at_once_lose_nothing` on S3, once
+/// in CI.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_returns_only_once_its_lines_are_indexed() {
+    let t = TempDir::new();
+    let Writer9 {
+        s,
+        id,
+        tree,
+        rel,
+        path,
+    } = writer9_space(&t).await;
     // The lost writer's line: op 3001, appended without an index update.
     let text = std::fs::read_to_string(&path).unwrap();
     let line_a = text.lines().find(|l| l.contains("3000")).unwrap();
@@ -422,23 +452,13 @@ async fn a_sync_returns_only_once_its_lines_are_indexed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ops_file_ahead_of_its_index_still_pulls_and_archives() {
     let t = TempDir::new();
-    let fx = fixtures_dir().join("getting-started-complete");
-    let id = space_id(&fx);
-    let tree = TreeId::new(&id).unwrap();
-    let root = t.join("direct");
-    std::fs::create_dir_all(&root).unwrap();
-    let s = TierStore::open(&format!("file://{}", root.display())).unwrap();
-    s.push(&fx).await.unwrap();
-    let a = set(3000, "writer9", &id, "k", serde_json::json!(1));
-    s.sync_tree(&id, &tree, &[a], None).await.unwrap();
-    let (meta, _) = s.read_metadata(&id).await.unwrap().unwrap();
-    let rel = meta
-        .files
-        .keys()
-        .find(|p| p.contains("writer9"))
-        .unwrap()
-        .clone();
-    let path = root.join("active").join(&id).join(&meta.epoch).join(&rel);
+    let Writer9 {
+        s,
+        id,
+        tree,
+        rel,
+        path,
+    } = writer9_space(&t).await;
     let indexed = std::fs::read(&path).unwrap();
     let mut ahead = indexed.clone();
     ahead.extend_from_slice(b"[3001,\"x\",\"k\",2]\n");
@@ -467,15 +487,7 @@ async fn a_push_merges_ops_files_instead_of_overwriting_them() {
         copy_dir(&fx, &client);
         s.push(&client).await.unwrap();
         // The server takes op 3000 of peer writer9 (today's file of that peer)...
-        let a = set(3000, "writer9", &id, "k", serde_json::json!(1));
-        s.sync_tree(&id, &tree, &[a], None).await.unwrap();
-        let (meta, _) = s.read_metadata(&id).await.unwrap().unwrap();
-        let rel = meta
-            .files
-            .keys()
-            .find(|p| p.contains("writer9"))
-            .unwrap()
-            .clone();
+        let rel = sync_writer9(&s, &id, &tree).await;
         // ...while the client wrote op 3001 of that peer into the same file.
         let server_line = {
             let d = t.join(&format!("peek-{}", url.len()));
