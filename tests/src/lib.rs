@@ -32,27 +32,34 @@ pub fn all_fixtures() -> Vec<PathBuf> {
     out
 }
 
-/// `path → sha256` of every file under `root`, sorted: what
-/// `find . -type f | sort | xargs sha256sum` gives.
-pub fn sha256_listing(root: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+/// Calls `f(relative path, path)` for every file under `root` (paths `/`-separated).
+pub fn for_each_file(root: &Path, f: &mut dyn FnMut(String, &Path)) {
+    fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(String, &Path)) {
         for e in fs::read_dir(dir).expect("read_dir") {
             let p = e.expect("entry").path();
             if p.is_dir() {
-                walk(root, &p, out);
+                walk(root, &p, f);
             } else {
                 let rel = p
                     .strip_prefix(root)
                     .expect("prefix")
                     .to_string_lossy()
                     .replace('\\', "/");
-                let bytes = fs::read(&p).expect("read");
-                out.insert(rel, sila_store_core::ids::hex(&Sha256::digest(&bytes)));
+                f(rel, &p);
             }
         }
     }
+    walk(root, root, f);
+}
+
+/// `path → sha256` of every file under `root`, sorted: what
+/// `find . -type f | sort | xargs sha256sum` gives.
+pub fn sha256_listing(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
+    for_each_file(root, &mut |rel, p| {
+        let bytes = fs::read(p).expect("read");
+        out.insert(rel, sila_store_core::ids::hex(&Sha256::digest(&bytes)));
+    });
     out
 }
 

@@ -28,7 +28,7 @@ use sila_store_core::ids::{Sha256Hex, TreeId};
 use sila_store_core::layout::{EntryKind, SILA_MD_TEXT};
 use sila_store_core::memory::MemoryWorkspace;
 use sila_store_native::{convert, ConvertOptions};
-use sila_store_tests::TempDir;
+use sila_store_tests::{for_each_file, TempDir};
 
 fn cases(default: u32) -> u32 {
     std::env::var("SILA_STORE_PROPTEST_CASES")
@@ -346,23 +346,10 @@ fn write_folder(w: &MemoryWorkspace, root: &Path) {
 }
 
 fn read_folder(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .expect("prefix")
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, fs::read(&p).expect("read"));
-            }
-        }
-    }
     let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
+    for_each_file(root, &mut |rel, p| {
+        out.insert(rel, fs::read(p).expect("read"));
+    });
     out
 }
 

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use sila_store_core::ids::TreeId;
 use sila_store_core::Error;
 use sila_store_native::tiers::{Tier, TierStore, WireOp, WireOpId};
-use sila_store_tests::{all_fixtures, copy_dir, fixtures_dir, sha256_listing, TempDir};
+use sila_store_tests::{
+    all_fixtures, copy_dir, fixtures_dir, for_each_file, sha256_listing, TempDir,
+};
 
 static RUN: AtomicU64 = AtomicU64::new(0);
 
@@ -277,17 +279,9 @@ async fn sync_stores_what_the_server_lacks_and_returns_what_the_client_lacks() {
 
 fn walk_text(dir: &Path) -> String {
     let mut out = String::new();
-    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push_str(&std::fs::read_to_string(&p).unwrap());
-            }
-        }
-    }
+    for_each_file(dir, &mut |_, p| {
+        out.push_str(&std::fs::read_to_string(p).unwrap())
+    });
     out
 }
 
