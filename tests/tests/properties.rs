@@ -186,7 +186,7 @@ fn other_path() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A whole workspace, never empty.
+/// A whole workspace, never without `space-v1/`.
 fn workspace() -> impl Strategy<Value = MemoryWorkspace> {
     let bytes = |n| prop::collection::vec(any::<u8>(), 0..n);
     (
@@ -232,8 +232,10 @@ fn workspace() -> impl Strategy<Value = MemoryWorkspace> {
             for (p, b) in other {
                 w.insert(&p, b);
             }
-            if w.files.is_empty() {
-                w.insert("sila.md", SILA_MD_TEXT);
+            // A folder is a Sila workspace only with a `space-v1/` folder (the folder
+            // reader refuses anything else): never generate one without.
+            if !w.files.keys().any(|p| p.starts_with("space-v1/")) {
+                w.insert("space-v1/space.json", "{\"id\":\"fallback\"}");
             }
             w
         })
