@@ -32,6 +32,29 @@ pub fn all_fixtures() -> Vec<PathBuf> {
     out
 }
 
+/// `len` incompressible bytes (xorshift64 from `seed`), the same for the same seed.
+pub fn incompressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// Adds `bytes` to the workspace folder `ws` as a CAS file; returns its hash.
+pub fn add_cas_file(ws: &Path, bytes: &[u8]) -> sila_store_core::ids::Sha256Hex {
+    let hash = sila_store_core::ids::Sha256Hex::of(bytes);
+    let h = hash.as_str();
+    let dir = ws.join(format!("space-v1/files/static/sha256/{}", &h[..2]));
+    fs::create_dir_all(&dir).expect("mkdir");
+    fs::write(dir.join(&h[2..]), bytes).expect("write");
+    hash
+}
+
 /// Calls `f(relative path, path)` for every file under `root` (paths `/`-separated).
 pub fn for_each_file(root: &Path, f: &mut dyn FnMut(String, &Path)) {
     fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(String, &Path)) {

@@ -330,6 +330,17 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Writes `n` zero bytes into the ZIP entry being written, 1 MiB at a time.
+fn write_zeros(w: &mut zip::ZipWriter<Cursor<Vec<u8>>>, n: u64) {
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(zeros.len() as u64) as usize;
+        w.write_all(&zeros[..k]).expect("write");
+        left -= k as u64;
+    }
+}
+
 /// `inflated` zero bytes deflated as `sila.md`, with the local header, the central
 /// directory and the manifest all declaring `declared` bytes.
 fn zip_bomb(inflated: u64, declared: u64) -> Vec<u8> {
@@ -338,13 +349,7 @@ fn zip_bomb(inflated: u64, declared: u64) -> Vec<u8> {
         .compression_method(CompressionMethod::Deflated)
         .large_file(false);
     w.start_file("sila.md", opts).expect("start");
-    let zeros = vec![0u8; 1 << 20];
-    let mut left = inflated;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        w.write_all(&zeros[..n]).expect("write");
-        left -= n as u64;
-    }
+    write_zeros(&mut w, inflated);
     let declared_bytes = vec![0u8; declared as usize];
     let manifest = manifest_json(&[("sila.md".into(), declared_bytes.clone())], 1);
     w.start_file(MANIFEST_NAME, SimpleFileOptions::default())
@@ -406,13 +411,7 @@ fn deflated_zeros(n: u64) -> Vec<u8> {
         .compression_method(CompressionMethod::Deflated)
         .large_file(true);
     w.start_file("zeros", opts).expect("start");
-    let zeros = vec![0u8; 1 << 20];
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(zeros.len() as u64) as usize;
-        w.write_all(&zeros[..k]).expect("write");
-        left -= k as u64;
-    }
+    write_zeros(&mut w, n);
     let z = w.finish().expect("finish").into_inner();
     let mut a = zip::ZipArchive::new(Cursor::new(z)).expect("open");
     let mut f = a.by_index_raw(0).expect("entry");

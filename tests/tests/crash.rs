@@ -23,7 +23,10 @@ use sila_store_core::inspect;
 use sila_store_native::fs::PlainSource;
 use sila_store_native::tiers::{Tier, TierStore};
 use sila_store_native::{convert, with_source, ConvertOptions};
-use sila_store_tests::{copy_dir, fixtures_dir, sha256_listing, sila_store_bin, snapshot, TempDir};
+use sila_store_tests::{
+    add_cas_file, copy_dir, fixtures_dir, incompressible, sha256_listing, sila_store_bin, snapshot,
+    TempDir,
+};
 
 /// A small, seeded xorshift generator: kill points are reproducible from the seed.
 struct Rng(u64);
@@ -102,20 +105,7 @@ fn run_and_kill(mut cmd: Command, delay: Duration) -> bool {
 fn workspace(t: &TempDir) -> PathBuf {
     let ws = t.join("ws");
     copy_dir(&fixtures_dir().join("rich"), &ws);
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let big: Vec<u8> = (0..6 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
-    let h = sila_store_core::ids::Sha256Hex::of(&big);
-    let h = h.as_str();
-    let dir = ws.join(format!("space-v1/files/static/sha256/{}", &h[..2]));
-    fs::create_dir_all(&dir).expect("mkdir");
-    fs::write(dir.join(&h[2..]), &big).expect("write");
+    add_cas_file(&ws, &incompressible(6 << 20, 0x2545_f491_4f6c_dd1d));
     ws
 }
 

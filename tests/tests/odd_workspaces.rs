@@ -5,7 +5,9 @@ use std::fs;
 
 use sila_store_core::inspect;
 use sila_store_native::with_source;
-use sila_store_tests::{copy_dir, fixtures_dir, roundtrip_both_ways, TempDir};
+use sila_store_tests::{
+    add_cas_file, copy_dir, fixtures_dir, incompressible, roundtrip_both_ways, TempDir,
+};
 
 #[test]
 fn odd_lines_and_files_survive() {
@@ -99,20 +101,8 @@ fn large_blob_streams_through_every_format() {
     let t = TempDir::new();
     let ws = t.join("ws");
     copy_dir(&fixtures_dir().join("getting-started"), &ws);
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    let big: Vec<u8> = (0..24 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    let hash = sila_store_core::ids::Sha256Hex::of(&big);
-    let h = hash.as_str();
-    let dir = ws.join(format!("space-v1/files/static/sha256/{}", &h[..2]));
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join(&h[2..]), &big).unwrap();
+    let big = incompressible(24 << 20, 0x9e3779b97f4a7c15);
+    add_cas_file(&ws, &big);
     fs::create_dir_all(ws.join("space-v1/files/var/uuid/12")).unwrap();
     fs::write(
         ws.join("space-v1/files/var/uuid/12/3456789abcdef0123456789abcdef0"),

@@ -96,6 +96,16 @@ pub struct IndexEntry {
     pub sha256: String,
 }
 
+impl IndexEntry {
+    /// The entry of these bytes.
+    fn of(bytes: &[u8]) -> Self {
+        IndexEntry {
+            size: bytes.len() as u64,
+            sha256: Sha256Hex::of(bytes).as_str().into(),
+        }
+    }
+}
+
 /// `metadata/<spaceId>.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -455,15 +465,11 @@ impl TierStore {
         local: Vec<u8>,
         in_index: bool,
     ) -> Result<IndexEntry> {
-        let entry = |b: &[u8]| IndexEntry {
-            size: b.len() as u64,
-            sha256: Sha256Hex::of(b).as_str().into(),
-        };
         // A file the index does not know is most likely new: one conditional create,
         // no read (it exists only if a writer's index update was lost).
         if !in_index {
             match self.put_if(key, local.clone(), None).await {
-                Ok(()) => return Ok(entry(&local)),
+                Ok(()) => return Ok(IndexEntry::of(&local)),
                 Err(Error::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -476,7 +482,7 @@ impl TierStore {
         if merged != current {
             self.put_if(key, merged.clone(), Some(&version)).await?;
         }
-        Ok(entry(&merged))
+        Ok(IndexEntry::of(&merged))
     }
 
     /// Metadata of an active space (unarchiving it if archived; new if none).
@@ -716,11 +722,8 @@ impl TierStore {
             if let Some(old) = &meta.leftover_archive {
                 self.delete_archive(id, old).await?;
             }
-            self.delete_old_objects(
-                &self.key(&format!("archived/{id}")),
-                self.archive_key(id, &info.name).as_ref(),
-            )
-            .await?;
+            self.delete_old_objects(&self.key(&format!("archived/{id}")), Some(&key))
+                .await?;
             report.requests = self.instruments().requests() - start;
             Ok(report)
         }
@@ -875,7 +878,7 @@ impl TierStore {
         if let Some((mut m, v)) = self.read_metadata(id).await? {
             if m.tier == Tier::Archived {
                 n += self
-                    .delete_old_objects(&self.key(&format!("active/{id}")), "")
+                    .delete_old_objects(&self.key(&format!("active/{id}")), None)
                     .await?;
             }
             if m.tier == Tier::Archived && m.cleanup_since_ms.is_some() {
@@ -891,12 +894,12 @@ impl TierStore {
 
     /// Deletes the objects under `prefix` older than [`ORPHAN_AGE_MS`], except `keep`:
     /// what killed or losing runs left, which nothing names.
-    async fn delete_old_objects(&self, prefix: &ObjPath, keep: &str) -> Result<u64> {
+    async fn delete_old_objects(&self, prefix: &ObjPath, keep: Option<&ObjPath>) -> Result<u64> {
         let cutoff = now_ms().saturating_sub(ORPHAN_AGE_MS);
         let mut n = 0;
         for o in self.list_keys(prefix).await? {
             let modified = o.last_modified.timestamp_millis().max(0) as u64;
-            if o.location.as_ref() != keep && modified < cutoff {
+            if Some(&o.location) != keep && modified < cutoff {
                 match self.store.delete(&o.location).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => n += 1,
                     Err(e) => return Err(backend(e)),
@@ -1128,13 +1131,7 @@ impl TierStore {
                         bytes.push(b'\n');
                     }
                 }
-                meta.files.insert(
-                    rel,
-                    IndexEntry {
-                        size: bytes.len() as u64,
-                        sha256: Sha256Hex::of(&bytes).as_str().into(),
-                    },
-                );
+                meta.files.insert(rel, IndexEntry::of(&bytes));
                 match self.put_if(&obj, bytes, version.as_ref()).await {
                     Ok(()) => {}
                     Err(Error::Conflict(_)) => continue 'retry,
@@ -1184,10 +1181,7 @@ impl TierStore {
                 let bytes = self
                     .get_bytes(&self.active_key(id, &meta.epoch, &rel))
                     .await?;
-                let now = IndexEntry {
-                    size: bytes.len() as u64,
-                    sha256: Sha256Hex::of(&bytes).as_str().into(),
-                };
+                let now = IndexEntry::of(&bytes);
                 if meta.files.get(&rel) != Some(&now) {
                     stale.push((rel.clone(), now));
                 }
