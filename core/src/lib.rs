@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod layout;
 pub mod ops;
 pub mod reptree;

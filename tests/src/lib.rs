@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 
 pub mod fuzz_checks;
+pub mod tricky_json;
 
 /// The folder holding the fixture folders copied from real Sila.
 pub fn fixtures_dir() -> PathBuf {
