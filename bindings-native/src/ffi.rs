@@ -2,22 +2,24 @@
 //! free functions, and one error enum. The records (`WorkspaceInfo`, `VerifyReport`,
 //! `Operation`, …) are the core's own types, exported by derives in the core.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use futures::executor::block_on;
 use sila_store_core::entries::{read_entry, Operation, Progress};
-use sila_store_core::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
+use sila_store_core::ids::{Day, MutableId, Sha256Hex, TreeId};
 use sila_store_core::inspect::{self, VerifyReport, WorkspaceInfo};
-use sila_store_core::layout::{EntryKind, OpsFileKey};
+use sila_store_core::layout::EntryKind;
 use sila_store_core::model::{
     load_tree, vertex_list, MessageInfo, SpaceModel, SpaceSummary, VertexInfo,
 };
-use sila_store_core::ops::{encode_line, parse_line, OpLine, OpsFileKind};
+use sila_store_core::ops::wire::WireOp;
+use sila_store_core::reptree::TreeOp;
+use sila_store_core::storage::SpaceStorage;
+
+use crate::fs_store::FsStore;
 use sila_store_core::Error;
 
-use crate::fs::sync_dir;
 use crate::workspace::{self, ConvertOptions, ConvertReport, Format};
 
 /// Everything that can go wrong, one variant per kind of problem a caller handles
@@ -155,10 +157,8 @@ pub enum OperationInput {
 #[derive(uniffi::Object)]
 pub struct Workspace {
     path: PathBuf,
-}
-
-fn path_string(p: &Path) -> String {
-    p.display().to_string()
+    /// The storage engine of a folder, made on the first write.
+    engine: Mutex<Option<Arc<SpaceStorage<FsStore>>>>,
 }
 
 #[uniffi::export]
@@ -171,7 +171,10 @@ impl Workspace {
         if path.exists() {
             Format::detect(&path)?;
         }
-        Ok(Arc::new(Workspace { path }))
+        Ok(Arc::new(Workspace {
+            path,
+            engine: Mutex::new(None),
+        }))
     }
 
     /// `plain`, `sqlite` or `zip`.
@@ -225,18 +228,20 @@ impl Workspace {
         })?)
     }
 
-    /// Appends one op to the ops file of `tree_id`, `peer_id` and `day` (`YYYY-MM-DD`,
-    /// default today in UTC), as Sila does: one line, appended, synced. Folders only.
+    /// Stores one op of `tree_id` written by `peer_id` as Sila does: the exact line
+    /// `JSON.stringify` gives (a `Set` value's JSON text is re-read and written the
+    /// way JavaScript writes it), appended to that peer's ops file of `day`
+    /// (`YYYY-MM-DD`, default today in UTC), after a newline if the file lacks its
+    /// last one. An op already stored (same peer and counter, on any day) is not
+    /// written again: `None`. Folders only.
     pub fn put_operation(
         &self,
         tree_id: String,
         peer_id: String,
         op: OperationInput,
         day: Option<String>,
-    ) -> Result<Operation> {
-        let root = self.writable_root()?;
+    ) -> Result<Option<Operation>> {
         let tree = TreeId::new(&tree_id)?;
-        let peer = PeerId::new(&peer_id)?;
         let day = match day {
             Some(d) => Day::parse(&d)?,
             None => Day::from_unix_seconds(
@@ -246,55 +251,17 @@ impl Workspace {
                     .unwrap_or(0),
             ),
         };
-        let (line, kind) = encode_input(&op)?;
-        let key = OpsFileKey {
-            tree,
-            day,
-            peer,
-            kind,
-        };
-        let path = root.join(key.path());
-        let dir = path.parent().unwrap_or(&root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::io(path_string(&dir), e))?;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(path_string(&path), e))?;
-        f.write_all(format!("{line}\n").as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(path_string(&path), e))?;
-        sync_dir(&dir)?;
-        Ok(Operation::new(&key, &line))
+        let op = tree_op(&peer_id, &op)?;
+        let engine = self.engine()?;
+        let mut written = block_on(engine.put_operations(&tree, &[op], day))?;
+        Ok(written.pop())
     }
 
     /// Stores `bytes` as a CAS file (`files/static/sha256/…`) and returns its hash.
     /// Writing is atomic and skipped when the file exists. Folders only.
     pub fn put_file(&self, bytes: Vec<u8>) -> Result<String> {
-        let root = self.writable_root()?;
-        let hash = Sha256Hex::of(&bytes);
-        let path = root.join(EntryKind::StaticFile(hash.clone()).path());
-        if !path.exists() {
-            let dir = path.parent().unwrap_or(&root).to_path_buf();
-            fs::create_dir_all(&dir).map_err(|e| Error::io(path_string(&dir), e))?;
-            let tmp = dir.join(format!(
-                ".{}.tmp-{}",
-                &hash.as_str()[2..],
-                std::process::id()
-            ));
-            let write = || -> std::io::Result<()> {
-                let mut f = fs::File::create(&tmp)?;
-                f.write_all(&bytes)?;
-                f.sync_all()?;
-                fs::rename(&tmp, &path)
-            };
-            if let Err(e) = write() {
-                let _ = fs::remove_file(&tmp);
-                return Err(Error::io(path_string(&path), e).into());
-            }
-            sync_dir(&dir)?;
-        }
-        Ok(hash.as_str().to_string())
+        let engine = self.engine()?;
+        Ok(block_on(engine.put_file(bytes))?.as_str().to_string())
     }
 
     /// The bytes of a file by its SHA-256 (CAS) or its UUID (mutable, with or without
@@ -367,6 +334,11 @@ impl Workspace {
             .into());
         }
         let mut f = progress_fn(&progress);
+        // The folder is replaced: what the engine knew of it is stale.
+        *self
+            .engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         Ok(workspace::convert(
             Path::new(&path),
             &self.path,
@@ -377,6 +349,22 @@ impl Workspace {
 }
 
 impl Workspace {
+    /// The storage engine over this folder (one per root, so its dedup index lives as
+    /// long as the object).
+    fn engine(&self) -> Result<Arc<SpaceStorage<FsStore>>> {
+        let root = self.writable_root()?;
+        let mut slot = self
+            .engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(e) = slot.as_ref().filter(|e| e.store().root() == root) {
+            return Ok(e.clone());
+        }
+        let e = Arc::new(SpaceStorage::new(FsStore::new(root)));
+        *slot = Some(e.clone());
+        Ok(e)
+    }
+
     fn writable_root(&self) -> Result<PathBuf> {
         match Format::detect(&self.path)? {
             Format::Plain => Ok(crate::fs::PlainSource::open(&self.path)?
@@ -392,47 +380,23 @@ impl Workspace {
     }
 }
 
-/// The line for an op, and the file it goes to. Refuses what Sila could not read back.
-fn encode_input(op: &OperationInput) -> Result<(String, OpsFileKind)> {
-    let (line_op, kind) = match op {
+/// The op a host hands over, as the engine takes it (a `Set` value in the text
+/// `JSON.stringify` writes for it; `{}` stays a deletion).
+fn tree_op(peer: &str, op: &OperationInput) -> Result<TreeOp> {
+    let wire = match op {
         OperationInput::Move {
             counter,
             target,
             parent,
-        } => (
-            OpLine::Move {
-                counter: *counter,
-                target,
-                parent: parent.as_deref(),
-            },
-            OpsFileKind::Moves,
-        ),
+        } => WireOp::mv(*counter, peer, target, parent.as_deref()),
         OperationInput::Set {
             counter,
             target,
             key,
             value_json,
-        } => (
-            OpLine::Prop {
-                counter: *counter,
-                target,
-                key,
-                value: value_json,
-            },
-            OpsFileKind::Props,
-        ),
+        } => WireOp::set(*counter, peer, target, key, Some(value_json))?,
     };
-    let mut line = String::new();
-    encode_line(&line_op, kind, &mut line);
-    // The line must read back as the same structured op: ids and keys that need no
-    // escaping, a canonical counter, a value that is JSON.
-    if parse_line(&line, kind) != line_op || line.contains('\n') {
-        return Err(Error::InvalidArgument(format!(
-            "{line:?} is not an op line Sila can read (ids and keys may not contain quotes, backslashes or control characters; the value must be JSON; counters are below 2^53)"
-        ))
-        .into());
-    }
-    Ok((line, kind))
+    Ok(wire.to_tree_op()?)
 }
 
 /// Converts the workspace at `src` to `dst` (format from the name), verified before

@@ -5,6 +5,7 @@
 
 pub mod ffi;
 pub mod fs;
+pub mod fs_store;
 pub mod tiers;
 pub mod workspace;
 

@@ -80,34 +80,56 @@ pub fn operations_of<S: EntrySource + ?Sized>(
     from: Option<Day>,
     to: Option<Day>,
 ) -> Result<Vec<Operation>> {
-    let mut files: Vec<(OpsFileKey, EntryMeta)> = entries
-        .into_iter()
-        .filter_map(|e| match &e.kind {
-            EntryKind::OpsFile(k)
-                if &k.tree == tree
-                    && from.is_none_or(|f| k.day >= f)
-                    && to.is_none_or(|t| k.day <= t) =>
-            {
-                Some((k.clone(), e))
-            }
+    let files = select_ops_files(
+        entries.into_iter().filter_map(|e| match &e.kind {
+            EntryKind::OpsFile(k) => Some((k.clone(), e)),
             _ => None,
-        })
-        .collect();
-    files.sort_by(|a, b| {
-        (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
-    });
+        }),
+        tree,
+        from,
+        to,
+    );
     let mut out = Vec::new();
     for (key, meta) in files {
         let bytes = read_all(source.open(&meta)?, &meta.path)?;
-        let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
-            path: meta.path.clone(),
-            line,
-        })?;
-        for line in text.lines {
-            out.push(Operation::new(&key, line));
-        }
+        push_operations(&key, &meta.path, &bytes, &mut out)?;
     }
     Ok(out)
+}
+
+/// The ops files of `tree` in day folders `from..=to`, in `getOperations` order (day,
+/// peer, file kind).
+pub fn select_ops_files<T>(
+    files: impl IntoIterator<Item = (OpsFileKey, T)>,
+    tree: &TreeId,
+    from: Option<Day>,
+    to: Option<Day>,
+) -> Vec<(OpsFileKey, T)> {
+    let mut out: Vec<(OpsFileKey, T)> = files
+        .into_iter()
+        .filter(|(k, _)| {
+            &k.tree == tree && from.is_none_or(|f| k.day >= f) && to.is_none_or(|t| k.day <= t)
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
+    });
+    out
+}
+
+/// Appends the lines of the ops file `key` (at `path`, holding `bytes`) to `out`.
+pub fn push_operations(
+    key: &OpsFileKey,
+    path: &str,
+    bytes: &[u8],
+    out: &mut Vec<Operation>,
+) -> Result<()> {
+    let text = OpsText::split(bytes).map_err(|line| Error::InvalidUtf8 {
+        path: path.to_string(),
+        line,
+    })?;
+    out.extend(text.lines.into_iter().map(|line| Operation::new(key, line)));
+    Ok(())
 }
 
 /// One op line as stored, with where it is stored: what `getOperations` returns.

@@ -28,6 +28,13 @@ pub const SPACE_DIR: &str = "space-v1";
 /// The exact text Sila writes to `sila.md` (no trailing newline).
 pub const SILA_MD_TEXT: &str = "# Sila Space\n\nThis directory contains a Sila space. Please do not rename or modify the 'space-v1' folder as you won't be able to open the space from Sila. Sila needs it as is.";
 
+/// The folder (with a trailing `/`) holding every ops file of `tree`:
+/// `space-v1/ops/<t[0..2]>/<t[2..]>/`.
+pub fn tree_ops_dir(tree: &TreeId) -> String {
+    let t = tree.as_str();
+    format!("{SPACE_DIR}/ops/{}/{}/", &t[..2], &t[2..])
+}
+
 /// Where an ops file sits and what it holds.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct OpsFileKey {
@@ -44,18 +51,12 @@ pub struct OpsFileKey {
 impl OpsFileKey {
     /// The relative path of this ops file.
     pub fn path(&self) -> String {
-        let t = self.tree.as_str();
         let name = match self.kind {
             OpsFileKind::Moves => format!("{}-m.jsonl", self.peer),
             OpsFileKind::Props => format!("{}-p.jsonl", self.peer),
             OpsFileKind::Legacy => format!("{}.jsonl", self.peer),
         };
-        format!(
-            "{SPACE_DIR}/ops/{}/{}/{}/{name}",
-            &t[..2],
-            &t[2..],
-            self.day.folder()
-        )
+        format!("{}{}/{name}", tree_ops_dir(&self.tree), self.day.folder())
     }
 
     /// Parses an ops file name into peer and kind, as Sila's `getOpsFileInfo` does:

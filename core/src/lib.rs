@@ -34,6 +34,8 @@ pub mod memory;
 pub mod model;
 #[cfg(feature = "std")]
 pub mod storage;
+#[cfg(feature = "std")]
+pub mod store;
 
 pub mod archive;
 

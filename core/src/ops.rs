@@ -409,3 +409,44 @@ mod tests {
         assert!(!OpLine::is_deletion_value("[1]"));
     }
 }
+
+/// The line Sila writes for `op`, and the kind of file it goes to (SILA-FORMAT.md §2.1):
+/// a move to `<peer>-m.jsonl`, a property to `<peer>-p.jsonl` with its value as the
+/// raw JSON text the op carries (already in `JSON.stringify` form: see
+/// [`crate::json::js_normalize`]) and a deletion as `{}`. Refused
+/// ([`crate::Error::InvalidArgument`]) when the line would not read back as the same
+/// op: ids and keys Sila interpolates without escaping (quotes, backslashes, control
+/// characters), counters of 2^53 or more, values that are not JSON.
+pub fn line_of(op: &crate::reptree::TreeOp) -> crate::Result<(String, OpsFileKind)> {
+    use crate::reptree::OpKind;
+    let (line_op, kind) = match &op.kind {
+        OpKind::Move { parent } => (
+            OpLine::Move {
+                counter: op.id.counter,
+                target: &op.target,
+                parent: parent.as_deref(),
+            },
+            OpsFileKind::Moves,
+        ),
+        OpKind::Set { key, value } => (
+            OpLine::Prop {
+                counter: op.id.counter,
+                target: &op.target,
+                key,
+                value: value.as_deref().unwrap_or("{}"),
+            },
+            OpsFileKind::Props,
+        ),
+    };
+    let mut line = String::new();
+    encode_line(&line_op, kind, &mut line);
+    if parse_line(&line, kind) != line_op || line.contains('\n') {
+        return Err(crate::Error::InvalidArgument(alloc::format!(
+            "{line:?} is not an op line Sila can read (ids and keys may not contain quotes, \
+             backslashes or control characters; the value must be JSON; counters are below 2^53)"
+        )));
+    }
+    Ok((line, kind))
+}
+
+pub mod wire;

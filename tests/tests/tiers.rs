@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use sila_store_core::ids::TreeId;
 use sila_store_core::Error;
-use sila_store_native::tiers::{Tier, TierStore, WireOp, WireOpId};
+use sila_store_native::tiers::{Tier, TierStore, WireOp};
 use sila_store_tests::{
     all_fixtures, copy_dir, fixtures_dir, for_each_file, sha256_listing, TempDir,
 };
@@ -213,17 +213,7 @@ async fn a_crash_at_any_step_loses_nothing() {
 }
 
 fn set(counter: u64, peer: &str, target: &str, key: &str, value: serde_json::Value) -> WireOp {
-    WireOp {
-        id: WireOpId {
-            counter,
-            peer_id: peer.into(),
-        },
-        target_id: target.into(),
-        parent_id: None,
-        key: Some(key.into()),
-        value: Some(value),
-        transient: false,
-    }
+    WireOp::set(counter, peer, target, key, Some(&value.to_string())).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

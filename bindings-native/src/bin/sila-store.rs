@@ -459,8 +459,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let ops: Vec<WireOp> = if input.trim().is_empty() {
                 Vec::new()
             } else {
-                serde_json::from_str(&input)
-                    .map_err(|e| Error::InvalidArgument(format!("ops on stdin: {e}")))?
+                sila_store_core::ops::wire::from_json(&input)?
             };
             let sv: Option<std::collections::BTreeMap<String, Vec<[u64; 2]>>> = state_vector
                 .as_deref()
@@ -468,7 +467,8 @@ fn run(command: Command) -> Result<ExitCode> {
                 .transpose()
                 .map_err(|e| Error::InvalidArgument(format!("--state-vector: {e}")))?;
             let missing = runtime()?.block_on(s.sync_tree(&space_id, &tree, &ops, sv.as_ref()))?;
-            writeln!(out, "{}", json!(missing)).map_err(w)?;
+            // Values go out as their stored text (no JSON model in between).
+            writeln!(out, "{}", sila_store_core::ops::wire::to_json(&missing)?).map_err(w)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { src, json } => {

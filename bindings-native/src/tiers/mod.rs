@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use sila_store_core::entries::{listing, Operation};
 use sila_store_core::ids::{Day, PeerId, Sha256Hex, TreeId};
 use sila_store_core::layout::{safe_relative_path, EntryKind, OpsFileKey};
-use sila_store_core::ops::{encode_line, OpLine, OpsFileKind, OpsText};
+use sila_store_core::ops::{line_of, OpsText};
 use sila_store_core::{Error, Result};
 
 use crate::fs::PlainSource;
@@ -1080,7 +1080,7 @@ impl TierStore {
                 if known.contains(&k) || !seen.insert(k) || op.transient {
                     continue;
                 }
-                let (line, kind) = op.to_line()?;
+                let (line, kind) = line_of(&op.to_tree_op()?)?;
                 let key = OpsFileKey {
                     tree: tree.clone(),
                     day,
@@ -1193,7 +1193,7 @@ impl TierStore {
                     if let Some(op) =
                         sila_store_core::model::sila_tree_op(l, key.kind, key.peer.as_str())
                     {
-                        out.push(WireOp::from_tree_op(&op));
+                        out.push(WireOp::from_tree_op(&op)?);
                     }
                 }
             }
@@ -1407,163 +1407,7 @@ impl SweepItem {
     }
 }
 
-/// An op as Sila's sync protocol carries it (SILA-FORMAT.md §7):
-/// `{"id":{"counter":42,"peerId":"…"},"targetId":"…","parentId":…}` for a move,
-/// `{…,"key":"k","value":…,"transient":false}` for a property (no `value` = deleted).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WireOp {
-    /// Counter and peer.
-    pub id: WireOpId,
-    /// The vertex.
-    pub target_id: String,
-    /// For a move: the new parent (`null` = root). Absent for a property.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "double_option"
-    )]
-    pub parent_id: Option<Option<String>>,
-    /// For a property: its name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// For a property: its value (absent = deleted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<serde_json::Value>,
-    /// Transient ops are never stored.
-    #[serde(default)]
-    pub transient: bool,
-}
-
-/// `{counter, peerId}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WireOpId {
-    /// Lamport counter.
-    pub counter: u64,
-    /// Peer.
-    pub peer_id: String,
-}
-
-mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(inner) => inner.serialize(s),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Ok(Some(Option::<String>::deserialize(d)?))
-    }
-}
-
-impl WireOp {
-    fn from_tree_op(op: &sila_store_core::reptree::TreeOp) -> Self {
-        use sila_store_core::reptree::OpKind;
-        let id = WireOpId {
-            counter: op.id.counter,
-            peer_id: op.id.peer.clone(),
-        };
-        match &op.kind {
-            OpKind::Move { parent } => WireOp {
-                id,
-                target_id: op.target.clone(),
-                parent_id: Some(parent.clone()),
-                key: None,
-                value: None,
-                transient: false,
-            },
-            OpKind::Set { key, value } => WireOp {
-                id,
-                target_id: op.target.clone(),
-                parent_id: None,
-                key: Some(key.clone()),
-                value: value.as_deref().and_then(|v| serde_json::from_str(v).ok()),
-                transient: false,
-            },
-        }
-    }
-
-    /// The op as RepTree takes it (a value that is absent means deleted).
-    pub fn to_tree_op(&self) -> Result<sila_store_core::reptree::TreeOp> {
-        use sila_store_core::reptree::{OpId, OpKind, TreeOp};
-        let kind = match (&self.parent_id, &self.key) {
-            (Some(parent), _) => OpKind::Move {
-                parent: parent.clone(),
-            },
-            (None, Some(key)) => OpKind::Set {
-                key: key.clone(),
-                value: match &self.value {
-                    Some(v) => Some(
-                        serde_json::to_string(v)
-                            .map_err(|e| Error::InvalidArgument(e.to_string()))?,
-                    ),
-                    None => None,
-                },
-            },
-            (None, None) => {
-                return Err(Error::InvalidArgument("an op needs parentId or key".into()))
-            }
-        };
-        Ok(TreeOp {
-            id: OpId {
-                counter: self.id.counter,
-                peer: self.id.peer_id.clone(),
-            },
-            target: self.target_id.clone(),
-            kind,
-        })
-    }
-
-    /// The wire form of a RepTree op (raw JSON values parsed).
-    pub fn from_tree(op: &sila_store_core::reptree::TreeOp) -> Self {
-        Self::from_tree_op(op)
-    }
-
-    /// The line Sila writes for this op, and the file kind it goes to.
-    fn to_line(&self) -> Result<(String, OpsFileKind)> {
-        let (op, kind, value);
-        if let Some(parent) = &self.parent_id {
-            op = OpLine::Move {
-                counter: self.id.counter,
-                target: &self.target_id,
-                parent: parent.as_deref(),
-            };
-            kind = OpsFileKind::Moves;
-        } else {
-            let key = self
-                .key
-                .as_deref()
-                .ok_or_else(|| Error::InvalidArgument("an op needs parentId or key".into()))?;
-            // JSON.stringify(value === undefined ? {} : value); serde_json writes
-            // strings, booleans, null, integers and nested values as JavaScript does.
-            value = match &self.value {
-                None => "{}".to_string(),
-                Some(v) => {
-                    serde_json::to_string(v).map_err(|e| Error::InvalidArgument(e.to_string()))?
-                }
-            };
-            op = OpLine::Prop {
-                counter: self.id.counter,
-                target: &self.target_id,
-                key,
-                value: &value,
-            };
-            kind = OpsFileKind::Props;
-        }
-        let mut line = String::new();
-        encode_line(&op, kind, &mut line);
-        if sila_store_core::ops::parse_line(&line, kind) != op {
-            return Err(Error::InvalidArgument(format!(
-                "op cannot be written as a Sila line: {line}"
-            )));
-        }
-        Ok((line, kind))
-    }
-}
+pub use sila_store_core::ops::wire::{WireOp, WireOpId};
 
 fn space_id_of(source: &mut PlainSource) -> Result<String> {
     let id = sila_store_core::entries::read_space_id(source)?.ok_or_else(|| {
@@ -1741,7 +1585,7 @@ impl sila_store_core::storage::WorkspaceStorage for TierStore {
         self.sync_tree(
             space_id,
             tree,
-            &[WireOp::from_tree(op)],
+            &[WireOp::from_tree_op(op)?],
             Some(&BTreeMap::new()),
         )
         .await
@@ -1793,7 +1637,10 @@ impl sila_store_core::storage::WorkspaceStorage for TierStore {
         client_ops: &[sila_store_core::reptree::TreeOp],
         state: Option<&sila_store_core::storage::StateVector>,
     ) -> Result<Vec<sila_store_core::reptree::TreeOp>> {
-        let wire: Vec<WireOp> = client_ops.iter().map(WireOp::from_tree).collect();
+        let wire: Vec<WireOp> = client_ops
+            .iter()
+            .map(WireOp::from_tree_op)
+            .collect::<Result<_>>()?;
         self.sync_tree(space_id, tree, &wire, state)
             .await?
             .iter()

@@ -158,11 +158,14 @@ def test_put_operation_put_file_get_file(tmp_path):
     ops = ws.get_operations(tree, "2026-03-20", "2026-03-20")
     assert [o.line for o in ops] == [
         f'[900,"v900","{tree}"]',
-        '[901,"v900","name","Hello \\u2028 world"]',
+        # The value's JSON text is written as JSON.stringify writes it: U+2028 raw.
+        '[901,"v900","name","Hello \u2028 world"]',
         '[902,"v900","size",{}]',
     ]
     p_file = ws_path / "space-v1/ops/b3/ee88fc46bb4ac1bd8012feac0a7d6c/2026/03/20" / f"{peer}-p.jsonl"
-    assert p_file.read_bytes() == b'[901,"v900","name","Hello \\u2028 world"]\n[902,"v900","size",{}]\n'
+    assert p_file.read_bytes() == '[901,"v900","name","Hello \u2028 world"]\n[902,"v900","size",{}]\n'.encode()
+    # An op already stored (same peer and counter, any day) is not written again.
+    assert ws.put_operation(tree, peer, s.OperationInput.MOVE(900, "v900", tree), "2026-03-21") is None
     # Today (UTC) is the default day.
     today = ws.put_operation(tree, peer, s.OperationInput.MOVE(903, "v903", None), None)
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", today.day)
@@ -296,3 +299,52 @@ def test_readme_python_example(tmp_path, monkeypatch):
     monkeypatch.setenv("SILA_STORE_OUT", str(tmp_path))
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
+
+
+def _tricky_value(rng, depth=3):
+    """JSON text of a random value, spelled as some client might: random doubles,
+    integer-like keys, null, nesting, U+2028, lone surrogates, odd spacing."""
+    import struct
+    k = rng.randrange(7 if depth else 5)
+    if k == 0:
+        return rng.choice(["null", "true", "false"])
+    if k in (1, 2):
+        while True:
+            x = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            if x == x and abs(x) != float("inf"):
+                break
+        return rng.choice([repr(x), f"{x:e}", str(rng.getrandbits(64)), "1e-6", "-0", "1E21", "0.000001"])
+    if k == 3:
+        return '"' + "".join(rng.choice(["a", "\\ud800", "\\uDFFF", "\u2028", "\\u2028", "\\n", "é😀", "\\u001f", '\\"']) for _ in range(rng.randrange(5))) + '"'
+    if k == 4:
+        return str(rng.randrange(-10**6, 10**6))
+    if k == 5:
+        return "[ " + " , ".join(_tricky_value(rng, depth - 1) for _ in range(rng.randrange(4))) + " ]"
+    keys = [rng.choice(['"b"', '"a"', '"10"', '"2"', '"01"', '"4294967295"', '"\\u0031"', '"z"']) for _ in range(rng.randrange(5))]
+    return "{" + ",".join(f"{key}: {_tricky_value(rng, depth - 1)}" for key in keys) + "}"
+
+
+def test_put_operation_stores_values_as_javascript_writes_them(tmp_path):
+    """300 random values through UniFFI put_operation: every stored line is the line
+    Node's JSON.stringify gives for the value."""
+    import json
+    import random
+    import shutil
+    import subprocess
+    if shutil.which("node") is None:
+        assert not os.environ.get("SILA_STORE_REQUIRE_ORACLE"), "node is required"
+        pytest.skip("node missing")
+    rng = random.Random(300)
+    texts = [_tricky_value(rng) for _ in range(300)]
+    script = "const t=JSON.parse(require('fs').readFileSync(0,'utf8'));process.stdout.write(JSON.stringify(t.map(x=>JSON.stringify(JSON.parse(x)))))"
+    node = json.loads(subprocess.run(["node", "-e", script], input=json.dumps(texts), capture_output=True, text=True, check=True).stdout)
+    ws_path = copy_fixture(RICH, tmp_path / "ws")
+    ws = s.Workspace.open(str(ws_path))
+    tree = "b3ee88fc46bb4ac1bd8012feac0a7d6c"
+    peer = "fedcba9876543210fedcba9876543210"
+    for i, t in enumerate(texts):
+        ws.put_operation(tree, peer, s.OperationInput.SET(500_000 + i, "v", "k", t), "2026-03-22")
+    lines = [o.line for o in ws.get_operations(tree, "2026-03-22", "2026-03-22")]
+    want = [f'[{500_000 + i},"v","k",{v}]' for i, v in enumerate(node)]
+    assert sum(a != b for a, b in zip(lines, want)) == 0
+    assert lines == want

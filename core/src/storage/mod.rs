@@ -71,3 +71,6 @@ pub trait WorkspaceStorage {
         state: Option<&StateVector>,
     ) -> Result<Vec<TreeOp>>;
 }
+
+mod space;
+pub use space::SpaceStorage;

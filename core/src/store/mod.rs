@@ -1,0 +1,202 @@
+//! The low-level storage a workspace is kept in: [`WorkspaceStore`], a few async calls
+//! over `/`-separated relative paths (list a prefix, read whole or a range, write
+//! atomically with an optional precondition, append, delete many). Backends implement
+//! only this: [`MemoryStore`] here; the filesystem and object stores (S3, file,
+//! memory through `object_store`) in `bindings-native`; one store over JS callbacks in
+//! `bindings-wasm`. Everything a workspace *means* (placement of ops, dedup, blobs,
+//! hashes) is written once above it, in [`crate::storage::SpaceStorage`].
+//!
+//! Futures are `Send` outside wasm only ([`SendOutsideWasm`], as matrix-sdk does), so
+//! one trait serves threaded native hosts and single-threaded wasm hosts.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+mod memory;
+pub use memory::MemoryStore;
+
+/// `Send` where threads exist (not on wasm32).
+#[cfg(not(target_arch = "wasm32"))]
+pub trait SendOutsideWasm: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> SendOutsideWasm for T {}
+/// `Send` where threads exist (not on wasm32).
+#[cfg(target_arch = "wasm32")]
+pub trait SendOutsideWasm {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> SendOutsideWasm for T {}
+
+/// `Sync` where threads exist (not on wasm32).
+#[cfg(not(target_arch = "wasm32"))]
+pub trait SyncOutsideWasm: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync + ?Sized> SyncOutsideWasm for T {}
+/// `Sync` where threads exist (not on wasm32).
+#[cfg(target_arch = "wasm32")]
+pub trait SyncOutsideWasm {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> SyncOutsideWasm for T {}
+
+/// An opaque version of a stored object (an ETag, a generation, a content hash):
+/// equal versions mean equal content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version(pub String);
+
+/// When a write may happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// Always (replace whatever is there).
+    None,
+    /// Only if nothing is stored at the path.
+    IfAbsent,
+    /// Only if the object is still at this version.
+    IfVersion(Version),
+}
+
+/// A stored object in a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Its path, relative to the store's root.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// What a store call can fail with. Codes ([`StoreError::code`]) are stable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Nothing is stored at the path.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A write's precondition did not hold (something is there, or it changed).
+    #[error("precondition failed for {0}: it exists or changed")]
+    PreconditionFailed(String),
+    /// A path the store refuses (not a safe relative path).
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The backend failed; the source is kept.
+    #[error("{op} {path}: {source}")]
+    Backend {
+        /// The call (`read`, `write`, …).
+        op: &'static str,
+        /// The path.
+        path: String,
+        /// What the backend said.
+        source: Box<dyn core::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// The stable code: `NotFound`, `PreconditionFailed`, `InvalidPath` or `Backend`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound(_) => "NotFound",
+            StoreError::PreconditionFailed(_) => "PreconditionFailed",
+            StoreError::InvalidPath { .. } => "InvalidPath",
+            StoreError::Backend { .. } => "Backend",
+        }
+    }
+
+    /// A backend failure at `path`, keeping its source.
+    pub fn backend(
+        op: &'static str,
+        path: &str,
+        source: impl Into<Box<dyn core::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Backend {
+            op,
+            path: path.to_string(),
+            source: source.into(),
+        }
+    }
+}
+
+impl From<StoreError> for crate::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(p) => crate::Error::NotFound(p),
+            StoreError::PreconditionFailed(p) => {
+                crate::Error::Conflict(alloc::format!("{p} exists or changed"))
+            }
+            StoreError::InvalidPath { path, .. } => crate::Error::UnsafePath {
+                path,
+                reason: "refused by the store",
+            },
+            e @ StoreError::Backend { .. } => crate::Error::Backend(e.to_string()),
+        }
+    }
+}
+
+/// A store result.
+pub type StoreResult<T> = core::result::Result<T, StoreError>;
+
+/// Checks a path before a store uses it: a safe relative path (see
+/// [`crate::layout::safe_relative_path`]), or a folder prefix ending in `/`.
+pub fn check_path(path: &str) -> StoreResult<()> {
+    let p = path.strip_suffix('/').unwrap_or(path);
+    if p.is_empty() {
+        return Ok(());
+    }
+    crate::layout::safe_relative_path(p).map_err(|e| StoreError::InvalidPath {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The low-level storage of one workspace (or of a prefix holding many): paths are
+/// relative and `/`-separated.
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+pub trait WorkspaceStore: SendOutsideWasm + SyncOutsideWasm {
+    /// Every object whose path starts with `prefix` (`""` for all), in any order.
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectInfo>>;
+
+    /// The object at `path` and its version, or `None`.
+    async fn read(&self, path: &str) -> StoreResult<Option<(Vec<u8>, Version)>>;
+
+    /// `len` bytes of the object at `path` from `offset` (fewer at its end): reading a
+    /// large object piece by piece in bounded memory.
+    async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>>;
+
+    /// The size of the object at `path`, or `None`.
+    async fn size(&self, path: &str) -> StoreResult<Option<u64>>;
+
+    /// Replaces the object at `path` with `bytes`, atomically (a reader sees the old
+    /// or the new content, never a mix, also after a crash) if `condition` holds;
+    /// else [`StoreError::PreconditionFailed`] and nothing changes.
+    async fn write(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+        condition: Precondition,
+    ) -> StoreResult<Version>;
+
+    /// Appends `bytes` to the object at `path` (creating it), durably. The default
+    /// reads, merges and writes conditionally, retrying on a concurrent change; a
+    /// backend with a real append overrides it.
+    async fn append(&self, path: &str, bytes: &[u8]) -> StoreResult<()> {
+        for _ in 0..64 {
+            let (mut current, condition) = match self.read(path).await? {
+                Some((b, v)) => (b, Precondition::IfVersion(v)),
+                None => (Vec::new(), Precondition::IfAbsent),
+            };
+            current.extend_from_slice(bytes);
+            match self.write(path, current, condition).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::PreconditionFailed(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::PreconditionFailed(path.to_string()))
+    }
+
+    /// Deletes the objects at `paths`; a path with nothing stored is not an error.
+    async fn delete_many(&self, paths: &[String]) -> StoreResult<()>;
+}
