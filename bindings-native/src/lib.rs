@@ -6,6 +6,7 @@
 pub mod ffi;
 pub mod fs;
 pub mod fs_store;
+pub mod object_store_store;
 pub mod tiers;
 pub mod workspace;
 

@@ -1370,7 +1370,8 @@ fn tree_files(
 }
 
 /// The lock of one object key, for conditional writes from this process.
-fn key_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+/// A lock per key, for conditional writes of this process (see `put_if`).
+pub(crate) fn key_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
