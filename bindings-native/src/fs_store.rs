@@ -139,7 +139,7 @@ fn walk(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::
             }
         } else if ty.is_file() && path.starts_with(prefix) {
             out.push(ObjectInfo {
-                size: entry.metadata()?.len(),
+                size: Some(entry.metadata()?.len()),
                 path,
             });
         }

@@ -117,7 +117,7 @@ impl WorkspaceStore for ObjectWorkspaceStore {
                 let rel = self.relative(m.location.as_ref()).to_string();
                 rel.starts_with(prefix).then_some(ObjectInfo {
                     path: rel,
-                    size: m.size,
+                    size: Some(m.size),
                 })
             })
             .collect())

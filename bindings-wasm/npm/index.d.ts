@@ -60,10 +60,15 @@ export function openWorkspace(store: Store): WorkspaceStorage;
 
 /** Where a workspace's files live. `write` must be atomic (all the bytes or none). */
 export interface Store {
-  list(): Promise<string[]>;
+  /** The paths starting with `prefix` (all when empty); extra paths are filtered out. */
+  list(prefix?: string): Promise<string[]>;
   read(path: string): Promise<Uint8Array | null>;
   write(path: string, bytes: Uint8Array): Promise<void>;
   remove(path: string): Promise<void>;
+  /** Optional: append durably (else the engine reads and rewrites the file). */
+  append?(path: string, bytes: Uint8Array): Promise<void>;
+  /** Optional: the size of a file, or null (else the engine reads it). */
+  size?(path: string): Promise<number | null>;
 }
 
 /** The seed's WorkspaceStorage over one store. */
@@ -88,12 +93,12 @@ export class WorkspaceStorage {
 export class MemoryStore implements Store {
   constructor(files?: WorkspaceFile[]);
   files: Map<string, Uint8Array>;
-  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  list(prefix?: string): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
   write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
 }
 export class CallbackStore implements Store {
   constructor(fns: Store);
-  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  list(prefix?: string): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
   write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
 }
 export class OpfsStore implements Store {
@@ -101,13 +106,13 @@ export class OpfsStore implements Store {
   static open(name: string, opts?: { create?: boolean }): Promise<OpfsStore>;
   static listDirectories(): Promise<string[]>;
   static removeDirectory(name: string): Promise<void>;
-  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  list(prefix?: string): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
   write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
 }
 /** Node only (throws in the browser entry). */
 export class NodeFsStore implements Store {
   constructor(dir: string);
-  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  list(prefix?: string): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
   write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
 }
 export interface IndexedDbStoreOptions { spaceId?: string; uri?: string; name?: string | null; files?: Store | null; exportDay?: string }
@@ -118,7 +123,7 @@ export class IndexedDbStore implements Store {
   readonly db: IDBDatabase;
   spaceId: string | null;
   spaces(): Promise<unknown[]>;
-  list(): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  list(prefix?: string): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
   write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
 }
 export function openSilaDb(name?: string): Promise<IDBDatabase>;

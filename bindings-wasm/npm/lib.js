@@ -142,14 +142,28 @@ function wireOp(o) {
 }
 
 const today = () => wasm.dayOf(Date.now());
-const treeDir = (treeId) => `space-v1/ops/${treeId.slice(0, 2)}/${treeId.slice(2)}/`;
+
+/** Awaits an engine call: its errors come with their code, like `call`'s. */
+async function engineCall(f) {
+  try {
+    return await call(f);
+  } catch (e) {
+    if (e instanceof SilaStoreError) throw e;
+    if (e && typeof e === 'object' && typeof e.code === 'string') throw new SilaStoreError(e.code, e.message);
+    throw e;
+  }
+}
 
 // ---------------------------------------------------------------------------------
-// Stores: where a workspace's files live. A store is any object with
-//   list(): Promise<string[]>                   every path, relative, '/'-separated
+// Stores: where a workspace's files live, thin I/O adapters under the core's engine
+// (bindings-wasm/src/js_store.rs). A store is any object with
+//   list(prefix): Promise<string[]>             the paths starting with prefix ('' = all)
 //   read(path): Promise<Uint8Array | null>      null when absent
 //   write(path, bytes): Promise<void>           atomic: all the bytes or none
 //   remove(path): Promise<void>                 no error when absent
+// and optionally
+//   append(path, bytes): Promise<void>          else read + write (quadratic)
+//   size(path): Promise<number | null>          else read(path).length
 // ---------------------------------------------------------------------------------
 
 /** Throws `UnsafePath` / `InvalidId` for a path that is not a safe workspace path. */
@@ -164,8 +178,8 @@ export class MemoryStore {
     this.files = new Map();
     for (const f of files ?? []) this.files.set(f.path, bytesOf(f.bytes, f.path));
   }
-  async list() {
-    return [...this.files.keys()].sort();
+  async list(prefix = '') {
+    return [...this.files.keys()].filter((p) => p.startsWith(prefix)).sort();
   }
   async read(path) {
     return this.files.get(path) ?? null;
@@ -173,6 +187,18 @@ export class MemoryStore {
   async write(path, bytes) {
     checkPath(path);
     this.files.set(path, bytesOf(bytes, path).slice());
+  }
+  async append(path, bytes) {
+    checkPath(path);
+    const old = this.files.get(path) ?? new Uint8Array();
+    const add = bytesOf(bytes, path);
+    const next = new Uint8Array(old.length + add.length);
+    next.set(old);
+    next.set(add, old.length);
+    this.files.set(path, next);
+  }
+  async size(path) {
+    return this.files.get(path)?.length ?? null;
   }
   async remove(path) {
     this.files.delete(path);
@@ -190,8 +216,8 @@ export class CallbackStore {
     }
     this.fns = fns;
   }
-  async list() {
-    return [...(await this.fns.list())].sort();
+  async list(prefix = '') {
+    return [...(await this.fns.list(prefix))].filter((p) => p.startsWith(prefix)).sort();
   }
   async read(path) {
     const b = await this.fns.read(path);
@@ -205,6 +231,14 @@ export class CallbackStore {
     await this.fns.remove(path);
   }
 }
+// A CallbackStore gets `append` only if the host gave one (the engine falls back to
+// read + write otherwise).
+Object.defineProperty(CallbackStore.prototype, 'append', {
+  get() {
+    const f = this.fns.append;
+    return typeof f === 'function' ? (path, bytes) => (checkPath(path), f(path, bytesOf(bytes, path))) : undefined;
+  },
+});
 
 /** The plain layout in a directory of the Origin Private File System (browser).
  * `OpfsStore.open('name')` opens (creating) a directory of the OPFS root. Writes go
@@ -235,16 +269,50 @@ export class OpfsStore {
     for (const p of parts.slice(0, -1)) d = await d.getDirectoryHandle(p, { create });
     return [d, parts[parts.length - 1]];
   }
-  async list() {
+  async list(prefix = '') {
     const out = [];
-    const walk = async (d, prefix) => {
+    const walk = async (d, at) => {
       for await (const [name, h] of d.entries()) {
-        if (h.kind === 'directory') await walk(h, `${prefix}${name}/`);
-        else if (!name.endsWith('.crswap')) out.push(prefix + name);
+        const path = at + name;
+        if (h.kind === 'directory') {
+          if (prefix.startsWith(`${path}/`) || path.startsWith(prefix)) await walk(h, `${path}/`);
+        } else if (!name.endsWith('.crswap') && path.startsWith(prefix)) out.push(path);
       }
     };
-    await walk(this.dir, '');
+    // Start at the deepest directory the prefix names.
+    const dirs = prefix.split('/').slice(0, -1);
+    let d = this.dir;
+    try {
+      for (const p of dirs) d = await d.getDirectoryHandle(p);
+    } catch (e) {
+      if (e?.name === 'NotFoundError' || e?.name === 'TypeMismatchError') return [];
+      throw e;
+    }
+    await walk(d, dirs.length ? `${dirs.join('/')}/` : '');
     return out.sort();
+  }
+  async size(path) {
+    try {
+      const [d, name] = await this.#dirOf(path, false);
+      return (await (await d.getFileHandle(name)).getFile()).size;
+    } catch (e) {
+      if (e?.name === 'NotFoundError' || e?.name === 'TypeMismatchError') return null;
+      throw e;
+    }
+  }
+  async append(path, bytes) {
+    checkPath(path);
+    const [d, name] = await this.#dirOf(path, true);
+    const h = await d.getFileHandle(name, { create: true });
+    const size = (await h.getFile()).size;
+    const w = await h.createWritable({ keepExistingData: true });
+    try {
+      await w.write({ type: 'write', position: size, data: bytesOf(bytes, path) });
+      await w.close();
+    } catch (e) {
+      await w.abort().catch(() => {});
+      throw e;
+    }
   }
   async read(path) {
     try {
@@ -322,6 +390,9 @@ export function openWorkspace(store) {
 export class WorkspaceStorage {
   constructor(store) {
     this.store = store;
+    // Placement, dedup and reading of ops, and blobs, are the core's engine
+    // (SpaceStorage over this store), the same code as every other host.
+    this.engine = new wasm.SpaceEngine(store);
   }
 
   /** `'sqlite'` (archived), `'plain'` or `'empty'`. */
@@ -344,75 +415,36 @@ export class WorkspaceStorage {
   async getOperations(treeId, range = {}) {
     const archive = await this.#archive();
     if (archive) return getOperations(archive, treeId, range);
-    const dir = treeDir(treeId);
-    const files = [];
-    for (const path of await this.store.list()) {
-      if (!path.startsWith(dir)) continue;
-      files.push({ path, bytes: await this.store.read(path) });
-    }
-    return getOperations(files, treeId, range);
+    return engineCall(() => this.engine.getOperations(treeId, range.from ?? undefined, range.to ?? undefined));
   }
 
-  /** Appends an op (a RepTree `VertexOperation`) as Sila does: to today's UTC day file
-   * of its peer; an op already stored there (same counter and peer) is skipped, and a
-   * transient op is never stored. Unarchives first if needed. */
+  /** Stores an op (a RepTree `VertexOperation`) as Sila does: the line
+   * `JSON.stringify` gives, appended to today's UTC day file of its peer; an op
+   * already stored (same counter and peer, on any day) is skipped, and a transient op
+   * is never stored. Unarchives first if needed. */
   async putOperation(treeId, op) {
     await this.putOperations(treeId, [op]);
   }
 
-  /** Appends many ops (one write per file). Returns how many were new. */
+  /** Stores many ops (one append per file). Returns how many were new. */
   async putOperations(treeId, ops, { day = today() } = {}) {
     await this.#active();
-    const byFile = new Map();
-    for (const op of ops) {
-      if (op.transient) continue;
-      const { kind, line } = opToLine(op);
-      const path = call(wasm.opsFilePath, treeId, day, op.id.peerId, kind);
-      if (!byFile.has(path)) byFile.set(path, []);
-      byFile.get(path).push([op.id.counter, line]);
-    }
-    let added = 0;
-    for (const [path, lines] of byFile) {
-      const old = (await this.store.read(path)) ?? new Uint8Array();
-      const have = new Set(parseOpsFile(path, old).map((o) => o.id.counter));
-      let text = '';
-      for (const [counter, line] of lines) {
-        if (have.has(counter)) continue;
-        have.add(counter);
-        text += `${line}\n`;
-        added++;
-      }
-      if (!text) continue;
-      const sep = old.length && old[old.length - 1] !== 10 ? '\n' : '';
-      const add = te.encode(sep + text);
-      const next = new Uint8Array(old.length + add.length);
-      next.set(old);
-      next.set(add, old.length);
-      await this.store.write(path, next);
-    }
-    return added;
+    const written = await engineCall(() => this.engine.putOperations(treeId, JSON.stringify(ops), day));
+    return written.length;
   }
 
   /** Stores a CAS file and returns its SHA-256. Unarchives first if needed. */
   async putFile(bytes) {
     await this.#active();
-    const hash = sha256(bytes);
-    const path = call(wasm.staticFilePath, hash);
-    if (!(await this.store.read(path))) await this.store.write(path, bytesOf(bytes, 'bytes'));
-    return hash;
+    return engineCall(() => this.engine.putFile(bytesOf(bytes, 'bytes')));
   }
 
   /** The bytes of a CAS file, checked against their hash. */
   async getFile(hash) {
-    const path = call(wasm.staticFilePath, hash);
     const archive = await this.#archive();
-    let bytes;
-    if (archive) {
-      const files = convert(archive, 'plain');
-      bytes = files.find((f) => f.path === path)?.bytes;
-    } else {
-      bytes = await this.store.read(path);
-    }
+    if (!archive) return engineCall(() => this.engine.getFile(hash));
+    const path = call(wasm.staticFilePath, hash);
+    const bytes = convert(archive, 'plain').find((f) => f.path === path)?.bytes;
     if (!bytes) throw new SilaStoreError('NotFound', `${path} is not in the workspace`);
     const got = sha256(bytes);
     if (got !== hash) {

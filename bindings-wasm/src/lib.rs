@@ -30,6 +30,13 @@ use sila_store_core::secrets::{self, KeyVariant};
 use sila_store_core::{inspect, Error, Result};
 use wasm_bindgen::prelude::*;
 
+#[cfg(target_arch = "wasm32")]
+mod engine;
+#[cfg(target_arch = "wasm32")]
+mod js_store;
+#[cfg(target_arch = "wasm32")]
+pub use engine::SpaceEngine;
+
 thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -56,7 +63,7 @@ pub fn version() -> String {
 }
 
 /// A core error as a JavaScript `Error` with a stable `code`.
-fn js_err(e: Error) -> JsValue {
+pub(crate) fn js_err(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     err.set_name("SilaStoreError");
     // Setting a property on a fresh Error cannot fail.
@@ -64,9 +71,9 @@ fn js_err(e: Error) -> JsValue {
     err.into()
 }
 
-type JsResult<T> = std::result::Result<T, JsValue>;
+pub(crate) type JsResult<T> = std::result::Result<T, JsValue>;
 
-fn to_js<T: serde::Serialize>(v: &T) -> JsResult<JsValue> {
+pub(crate) fn to_js<T: serde::Serialize>(v: &T) -> JsResult<JsValue> {
     let ser = serde_wasm_bindgen::Serializer::json_compatible();
     v.serialize(&ser)
         .map_err(|e| js_err(Error::InvalidArgument(e.to_string())))

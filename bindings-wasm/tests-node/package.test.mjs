@@ -197,3 +197,69 @@ test('CallbackStore: any host storage through four async functions', async () =>
   assert.deepEqual(filesListing(await sila.readFiles(store)), listing(fixture));
   assert.throws(() => new sila.CallbackStore({ list: async () => [] }), { code: 'InvalidArgument' });
 });
+
+// A random value with what breaks serialisers that are not JavaScript's.
+function trickyValue(rand, depth = 3) {
+  const pick = (a) => a[Math.floor(rand() * a.length)];
+  const k = Math.floor(rand() * (depth ? 7 : 5));
+  if (k === 0) return pick([null, true, false]);
+  if (k === 1) {
+    const dv = new DataView(new ArrayBuffer(8));
+    for (;;) {
+      dv.setUint32(0, Math.floor(rand() * 2 ** 32));
+      dv.setUint32(4, Math.floor(rand() * 2 ** 32));
+      const x = dv.getFloat64(0);
+      if (Number.isFinite(x)) return x;
+    }
+  }
+  if (k === 2) return pick([0.000001, 1e21, 1e-7, -0, 18446744073709552000, 5e-324, 0.1 + 0.2, 123456789]);
+  if (k === 3) return pick(['\ud800', 'a\udfffb', '\u2028\u2029', 'é😀', '\u001f"\\', '', 'x']);
+  if (k === 4) return Math.floor(rand() * 2e6) - 1e6;
+  if (k === 5) return Array.from({ length: Math.floor(rand() * 4) }, () => trickyValue(rand, depth - 1));
+  const o = {};
+  for (let i = Math.floor(rand() * 5); i > 0; i--) o[pick(['b', 'a', '10', '2', '01', '4294967295', 'z'])] = trickyValue(rand, depth - 1);
+  return o;
+}
+
+test('putOperations and syncWorkspace store 300 tricky values as JSON.stringify writes them', async () => {
+  let seed = 300;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const t = tmp();
+  cpSync(join(ROOT, 'tests/fixtures/rich'), join(t, 'ws'), { recursive: true });
+  const ws = sila.openWorkspace(new sila.NodeFsStore(join(t, 'ws')));
+  const tree = (await ws.info()).spaceId;
+  const peer = 'abcdefabcdefabcdefabcdefabcdef01';
+  const ops = Array.from({ length: 300 }, (_, i) => ({
+    id: { counter: 700000 + i, peerId: peer }, targetId: 'v', key: 'k', value: trickyValue(rand), transient: false,
+  }));
+  // Half through putOperations, half through syncWorkspace.
+  assert.equal(await ws.putOperations(tree, ops.slice(0, 150), { day: '2026-03-20' }), 150);
+  await ws.syncWorkspace(tree, ops.slice(150), null);
+  const lines = (await ws.getOperations(tree)).filter((o) => o.peer === peer).map((o) => o.line);
+  const want = ops.map((o) => `[${o.id.counter},"v","k",${JSON.stringify(o.value)}]`);
+  assert.equal(lines.filter((l, i) => l !== want[i]).length, 0);
+  assert.deepEqual(lines, want);
+  // Stored once: again on another day changes nothing.
+  assert.equal(await ws.putOperations(tree, ops, { day: '2026-03-21' }), 0);
+  // A second client gets every value back unchanged (null is a value, not a deletion).
+  const back = (await ws.syncWorkspace(tree, [], null)).filter((o) => o.id.peerId === peer);
+  assert.equal(back.length, 300);
+  for (let i = 0; i < 300; i++) {
+    const v = ops[i].value;
+    const empty = v && typeof v === 'object' && Object.keys(v).length === 0;
+    if (empty) assert.ok(!('value' in back[i]), 'an empty object or array reads as a deletion, as in Sila');
+    else assert.equal(JSON.stringify(back[i].value), JSON.stringify(v));
+  }
+  rmSync(t, { recursive: true });
+});
+
+test('putOperations never glues a line onto a file without its last newline', async () => {
+  const store = new sila.MemoryStore();
+  const ws = sila.openWorkspace(store);
+  const tree = 'b3ee88fc46bb4ac1bd8012feac0a7d6c';
+  const peer = 'abcdefabcdefabcdefabcdefabcdef02';
+  const path = `space-v1/ops/b3/ee88fc46bb4ac1bd8012feac0a7d6c/2026/03/20/${peer}-m.jsonl`;
+  await store.write(path, new TextEncoder().encode('[1,"v1",null]'));
+  await ws.putOperations(tree, [{ id: { counter: 2, peerId: peer }, targetId: 'v2', parentId: null }], { day: '2026-03-20' });
+  assert.equal(new TextDecoder().decode(await store.read(path)), '[1,"v1",null]\n[2,"v2",null]\n');
+});

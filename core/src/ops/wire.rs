@@ -207,6 +207,15 @@ impl WireOp {
     }
 }
 
+/// The ops to store of a batch, as RepTree takes them: transient ops are never
+/// stored (SILA-FORMAT.md §2.1); a batch with an op that is not valid is refused.
+pub fn ops_to_store(ops: &[WireOp]) -> Result<alloc::vec::Vec<TreeOp>> {
+    ops.iter()
+        .filter(|o| !o.transient)
+        .map(WireOp::to_tree_op)
+        .collect()
+}
+
 /// Serialises ops as a JSON array (values written as their text).
 pub fn to_json(ops: &[WireOp]) -> Result<String> {
     serde_json::to_string(ops).map_err(|e| Error::InvalidArgument(e.to_string()))

@@ -39,7 +39,7 @@ impl WorkspaceStore for MemoryStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, (b, _))| ObjectInfo {
                 path: k.clone(),
-                size: b.len() as u64,
+                size: Some(b.len() as u64),
             })
             .collect())
     }

@@ -59,8 +59,8 @@ pub enum Precondition {
 pub struct ObjectInfo {
     /// Its path, relative to the store's root.
     pub path: String,
-    /// Its size in bytes.
-    pub size: u64,
+    /// Its size in bytes, where the backend's listing tells it.
+    pub size: Option<u64>,
 }
 
 /// What a store call can fail with. Codes ([`StoreError::code`]) are stable.

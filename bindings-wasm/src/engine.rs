@@ -1,0 +1,101 @@
+//! The storage engine for JavaScript: `SpaceEngine` is the core's
+//! [`SpaceStorage`] over a [`JsStore`], so the npm package's `WorkspaceStorage`
+//! places, dedups and reads ops, and stores blobs, with the same code as every other
+//! host.
+
+use std::rc::Rc;
+
+use js_sys::{Promise, Uint8Array};
+use sila_store_core::ids::{Day, Sha256Hex, TreeId};
+use sila_store_core::ops::wire;
+use sila_store_core::storage::SpaceStorage;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::js_store::JsStore;
+use crate::{js_err, to_js, JsResult};
+
+/// One workspace in a JavaScript store (`list`, `read`, `write`, `remove`, optional
+/// `append`, `size`, `readRange`).
+#[wasm_bindgen]
+pub struct SpaceEngine {
+    inner: Rc<SpaceStorage<JsStore>>,
+}
+
+fn day_of(s: Option<String>) -> JsResult<Option<Day>> {
+    s.as_deref().map(Day::parse).transpose().map_err(js_err)
+}
+
+#[wasm_bindgen]
+impl SpaceEngine {
+    /// The engine over `store`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(store: JsValue) -> JsResult<SpaceEngine> {
+        let store = JsStore::new(store).map_err(|e| js_err(e.into()))?;
+        Ok(SpaceEngine {
+            inner: Rc::new(SpaceStorage::new(store)),
+        })
+    }
+
+    /// Stores the ops of `treeId` (`opsJson`: `JSON.stringify` of an array of
+    /// RepTree ops) not stored yet, on any day, in the day folder `day`
+    /// (`YYYY-MM-DD`); transient ops are skipped. Resolves to the lines written
+    /// (`{day, peer, fileKind, line}`).
+    #[wasm_bindgen(js_name = putOperations)]
+    pub fn put_operations(&self, tree_id: String, ops_json: String, day: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let tree = TreeId::new(&tree_id).map_err(js_err)?;
+            let day = Day::parse(&day).map_err(js_err)?;
+            let ops = wire::from_json(&ops_json)
+                .and_then(|o| wire::ops_to_store(&o))
+                .map_err(js_err)?;
+            let written = inner
+                .put_operations(&tree, &ops, day)
+                .await
+                .map_err(js_err)?;
+            to_js(&written)
+        })
+    }
+
+    /// The lines of `treeId` stored in day folders `from..=to` (optional), in
+    /// `getOperations` order.
+    #[wasm_bindgen(js_name = getOperations)]
+    pub fn get_operations(
+        &self,
+        tree_id: String,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let tree = TreeId::new(&tree_id).map_err(js_err)?;
+            let ops = inner
+                .get_operations(&tree, day_of(from)?, day_of(to)?)
+                .await
+                .map_err(js_err)?;
+            to_js(&ops)
+        })
+    }
+
+    /// Stores a CAS blob; resolves to its SHA-256.
+    #[wasm_bindgen(js_name = putFile)]
+    pub fn put_file(&self, bytes: Vec<u8>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let h = inner.put_file(bytes).await.map_err(js_err)?;
+            Ok(h.as_str().into())
+        })
+    }
+
+    /// The bytes of a CAS blob, checked against its hash.
+    #[wasm_bindgen(js_name = getFile)]
+    pub fn get_file(&self, hash: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let h = Sha256Hex::new(&hash).map_err(js_err)?;
+            let bytes = inner.get_file(&h).await.map_err(js_err)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+}
