@@ -128,3 +128,7 @@ export class IndexedDbStore implements Store {
 }
 export function openSilaDb(name?: string): Promise<IDBDatabase>;
 export function placeRows<R extends { clock: number; peerId: string; treeId: string }>(rows: R[], exportDay?: string): { row: R; day: string }[];
+
+/** Runs the storage engine's conformance suite on a store implementation; `makeStore()`
+ * gives a fresh, empty store for each check. */
+export function checkStore(makeStore: () => Store | Promise<Store>): Promise<{ passed: string[]; failed: { check: string; message: string }[] }>;

@@ -379,6 +379,13 @@ export async function writeFiles(store, workspace, opts) {
   return files.length;
 }
 
+/** Runs the storage engine's conformance suite on a store implementation (yours, or
+ * one of these): `makeStore()` gives a fresh, empty store for each check. Resolves to
+ * `{passed: string[], failed: {check, message}[]}`. */
+export function checkStore(makeStore) {
+  return engineCall(() => wasm.checkStore(makeStore));
+}
+
 /** The seed's `WorkspaceStorage` over a store holding one workspace. */
 export function openWorkspace(store) {
   return new WorkspaceStorage(store);

@@ -10,6 +10,7 @@ use sila_store_core::ids::{Day, Sha256Hex, TreeId};
 use sila_store_core::ops::wire;
 use sila_store_core::storage::SpaceStorage;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::js_store::JsStore;
@@ -98,4 +99,64 @@ impl SpaceEngine {
             Ok(Uint8Array::from(bytes.as_slice()).into())
         })
     }
+}
+
+/// `JSON.stringify(JSON.parse(text))` by this host's own JSON: the oracle of the
+/// conformance suite's value check.
+fn js_oracle(texts: &[String]) -> Option<Vec<Option<String>>> {
+    Some(
+        texts
+            .iter()
+            .map(|t| {
+                let v = js_sys::JSON::parse(t).ok()?;
+                js_sys::JSON::stringify(&v).ok().map(String::from)
+            })
+            .collect(),
+    )
+}
+
+/// Runs the storage engine's conformance suite (the checks every backend passes:
+/// placement, dedup across days, the newline rule, day ranges, blobs, refused
+/// batches, 300 tricky values, the store contract) on a store implementation.
+/// `makeStore()` gives a fresh, empty store (or a promise of one) for each check.
+/// Resolves to `{passed: string[], failed: {check, message}[]}`.
+#[wasm_bindgen(js_name = checkStore)]
+pub fn check_store(make_store: js_sys::Function) -> Promise {
+    future_to_promise(async move {
+        let make = || {
+            let make_store = make_store.clone();
+            async move {
+                let v = make_store
+                    .call0(&JsValue::NULL)
+                    .map_err(|e| format!("{e:?}"))?;
+                let v = match v.dyn_into::<Promise>() {
+                    Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
+                        .await
+                        .map_err(|e| format!("{e:?}"))?,
+                    Err(v) => v,
+                };
+                JsStore::new(v).map_err(|e| e.to_string())
+            }
+        };
+        let results = sila_store_conformance::run_all(make, js_oracle).await;
+        let passed = js_sys::Array::new();
+        let failed = js_sys::Array::new();
+        for (check, r) in results {
+            match r {
+                Ok(()) => {
+                    passed.push(&check.into());
+                }
+                Err(message) => {
+                    let o = js_sys::Object::new();
+                    js_sys::Reflect::set(&o, &"check".into(), &check.into())?;
+                    js_sys::Reflect::set(&o, &"message".into(), &message.into())?;
+                    failed.push(&o);
+                }
+            }
+        }
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"passed".into(), &passed)?;
+        js_sys::Reflect::set(&out, &"failed".into(), &failed)?;
+        Ok(out.into())
+    })
 }

@@ -36,6 +36,21 @@ export async function run(log, { worker = false } = {}) {
   const names = await (await fetch('./fixtures/index.json')).json();
   const prefix = worker ? 'w-' : 'p-';
 
+  // The engine's conformance suite (tests/conformance) on OpfsStore: a fresh OPFS
+  // directory per check.
+  await check('conformance: OpfsStore', async () => {
+    let n = 0;
+    const r = await sila.checkStore(async () => {
+      const dir = `${prefix}conformance-${n++}`;
+      await sila.OpfsStore.removeDirectory(dir).catch(() => {});
+      return sila.OpfsStore.open(dir);
+    });
+    log(`conformance: OpfsStore: ${r.passed.length} checks passed, ${r.failed.length} failed`);
+    same(r.failed, [], 'failed checks');
+    assert(r.passed.length === 8, `${r.passed.length} checks passed`);
+    for (let i = 0; i < n; i++) await sila.OpfsStore.removeDirectory(`${prefix}conformance-${i}`).catch(() => {});
+  });
+
   for (const name of names) {
     await check(`${name}: native ZIP → OPFS → archived in OPFS → plain, byte for byte`, async () => {
       const zip = await fetchBytes(`./fixtures/${name}.zip`);

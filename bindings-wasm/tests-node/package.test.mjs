@@ -263,3 +263,39 @@ test('putOperations never glues a line onto a file without its last newline', as
   await ws.putOperations(tree, [{ id: { counter: 2, peerId: peer }, targetId: 'v2', parentId: null }], { day: '2026-03-20' });
   assert.equal(new TextDecoder().decode(await store.read(path)), '[1,"v1",null]\n[2,"v2",null]\n');
 });
+
+// The engine's conformance suite (tests/conformance, the same checks as every native
+// backend) on each store of the package, as Node runs them.
+const conformanceBackends = {
+  MemoryStore: () => new sila.MemoryStore(),
+  'CallbackStore (with append)': () => {
+    const m = new sila.MemoryStore();
+    return new sila.CallbackStore({
+      list: (p) => m.list(p), read: (p) => m.read(p), write: (p, b) => m.write(p, b), remove: (p) => m.remove(p), append: (p, b) => m.append(p, b),
+    });
+  },
+  'CallbackStore (read + write only)': () => {
+    const map = new Map();
+    return new sila.CallbackStore({
+      list: async () => [...map.keys()], read: async (p) => map.get(p) ?? null, write: async (p, b) => void map.set(p, b.slice()), remove: async (p) => void map.delete(p),
+    });
+  },
+  NodeFsStore: () => new sila.NodeFsStore(join(tmp(), 'ws')),
+};
+for (const [backend, make] of Object.entries(conformanceBackends)) {
+  test(`conformance: ${backend}`, async () => {
+    const r = await sila.checkStore(make);
+    console.log(`conformance: ${backend}: ${r.passed.length} checks passed, ${r.failed.length} failed`);
+    assert.deepEqual(r.failed, []);
+    assert.equal(r.passed.length, 8);
+  });
+}
+
+test('conformance: a store that loses appends fails the suite, with the checks named', async () => {
+  const r = await sila.checkStore(() => {
+    const m = new sila.MemoryStore();
+    m.append = async () => {};
+    return m;
+  });
+  assert.ok(r.failed.some((f) => f.check === 'placement'), JSON.stringify(r.failed));
+});

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-pub mod conformance;
 pub mod fuzz_checks;
 pub mod tricky_json;
 

@@ -1,19 +1,28 @@
-//! The storage engine's conformance suite (`sila_store_tests::conformance`), one line
-//! per backend. The wasm stores enter the same checks from `bindings-wasm`.
+//! The storage engine's conformance suite (`tests/conformance`), one line per
+//! backend. The wasm stores enter the same checks from
+//! `bindings-wasm/tests/store_conformance.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use sila_store_conformance::store_conformance;
 use sila_store_core::store::MemoryStore;
 use sila_store_native::fs_store::FsStore;
 use sila_store_native::object_store_store::ObjectWorkspaceStore;
 use sila_store_native::tiers::TierStore;
-use sila_store_tests::{store_conformance, TempDir};
+use sila_store_tests::tricky_json::{node_available, node_stringify};
+use sila_store_tests::TempDir;
 
-store_conformance!(memory, || (MemoryStore::new(), ()));
-store_conformance!(filesystem, || {
-    let dir = TempDir::new();
-    (FsStore::new(dir.join("ws")), dir)
-});
+/// Node's `JSON.stringify(JSON.parse(text))`, when node runs here.
+fn node_oracle(texts: &[String]) -> Option<Vec<Option<String>>> {
+    if !node_available() {
+        assert!(
+            std::env::var_os("SILA_STORE_REQUIRE_ORACLE").is_none(),
+            "node is required"
+        );
+        return None;
+    }
+    Some(node_stringify(texts))
+}
 
 /// An object store of the tiers (`memory://`, `file://`, or the S3 server the suite
 /// starts, `SILA_STORE_S3`), under a prefix of its own per test.
@@ -28,25 +37,54 @@ fn object_store(url: String) -> (ObjectWorkspaceStore, ()) {
     (ObjectWorkspaceStore::new(&tiers, &sub), ())
 }
 
-store_conformance!(object_store_memory, || super::object_store(
-    "memory://m".into()
-));
-store_conformance!(object_store_file, || {
-    let dir = TempDir::new();
-    let url = format!("file://{}", dir.join("store").display());
-    let (s, ()) = super::object_store(url);
-    (s, dir)
-});
-store_conformance!(object_store_s3, || {
+fn s3_or_memory() -> (ObjectWorkspaceStore, ()) {
     match std::env::var("SILA_STORE_S3") {
-        Ok(url) => super::object_store(url),
+        Ok(url) => object_store(url),
         Err(_) => {
             assert!(
                 std::env::var_os("SILA_STORE_REQUIRE_S3").is_none(),
                 "SILA_STORE_S3 is required"
             );
             eprintln!("no S3 server (SILA_STORE_S3): the checks run on memory:// instead");
-            super::object_store("memory://s3-missing".into())
+            object_store("memory://s3-missing".into())
         }
     }
-});
+}
+
+store_conformance!(
+    #[tokio::test]
+    memory,
+    || (MemoryStore::new(), ()),
+    node_oracle
+);
+store_conformance!(
+    #[tokio::test]
+    filesystem,
+    || {
+        let dir = TempDir::new();
+        (FsStore::new(dir.join("ws")), dir)
+    },
+    node_oracle
+);
+store_conformance!(
+    #[tokio::test]
+    object_store_memory,
+    || object_store("memory://m".into()),
+    node_oracle
+);
+store_conformance!(
+    #[tokio::test]
+    object_store_file,
+    || {
+        let dir = TempDir::new();
+        let (s, ()) = object_store(format!("file://{}", dir.join("store").display()));
+        (s, dir)
+    },
+    node_oracle
+);
+store_conformance!(
+    #[tokio::test]
+    object_store_s3,
+    s3_or_memory,
+    node_oracle
+);

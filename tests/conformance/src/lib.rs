@@ -1,12 +1,15 @@
 //! The conformance suite of the storage engine, written once: every backend of
-//! [`WorkspaceStore`] enters it with one line,
+//! [`WorkspaceStore`], native or wasm, enters it with one line,
 //!
 //! ```ignore
-//! sila_store_tests::store_conformance!(memory, || (MemoryStore::new(), ()));
+//! sila_store_conformance::store_conformance!(#[tokio::test] memory, || (MemoryStore::new(), ()), node_oracle);
+//! sila_store_conformance::store_conformance!(#[wasm_bindgen_test] js_memory, || (js_store(), ()), js_oracle);
 //! ```
 //!
-//! which expands to one `#[tokio::test]` per check below, in a module named after the
-//! backend (so the test output names the backend and counts its tests). The checks
+//! which expands to one test per check below (with the given test attribute), in a
+//! module named after the backend, so the test output names the backend and counts its
+//! tests. The oracle is `JSON.stringify(JSON.parse(text))` of each text (Node natively,
+//! the host's own JSON in wasm); `None` when it is not available here. The checks
 //! run [`SpaceStorage`] over the store: placement as Sila places ops, dedup across
 //! days, never gluing lines, day ranges, blobs with their hash checked, refusal of a
 //! bad batch with nothing stored, and 300 random values stored as exactly the lines
@@ -21,7 +24,74 @@ use sila_store_core::storage::SpaceStorage;
 use sila_store_core::store::{Precondition, StoreError, WorkspaceStore};
 use sila_store_core::Error;
 
-use crate::tricky_json::{node_available, node_stringify, values};
+/// What a check gives: `Err` with a message naming what did not hold (never a panic,
+/// so a failing check cannot abort a wasm host).
+pub type Checked = Result<(), String>;
+
+macro_rules! ensure {
+    ($c:expr $(,)?) => {
+        if !$c {
+            return Err(format!("line {}: {}", line!(), stringify!($c)));
+        }
+    };
+    ($c:expr, $($m:tt)+) => {
+        if !$c {
+            return Err(format!("line {}: {}", line!(), format!($($m)+)));
+        }
+    };
+}
+
+macro_rules! ensure_eq {
+    ($a:expr, $b:expr $(,)?) => {{
+        let (a, b) = (&$a, &$b);
+        if a != b {
+            return Err(format!(
+                "line {}: {} is {:?}, expected {:?}",
+                line!(),
+                stringify!($a),
+                a,
+                b
+            ));
+        }
+    }};
+    ($a:expr, $b:expr, $($m:tt)+) => {{
+        let (a, b) = (&$a, &$b);
+        if a != b {
+            return Err(format!("line {}: {:?} != {:?}: {}", line!(), a, b, format!($($m)+)));
+        }
+    }};
+}
+
+/// `?` for results and options in checks, with what was expected.
+trait Ctx<T> {
+    fn ctx(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: core::fmt::Debug> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e:?}"))
+    }
+}
+
+impl<T> Ctx<T> for Option<T> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.ok_or_else(|| format!("{what}: nothing"))
+    }
+}
+
+pub mod tricky;
+
+use tricky::values;
+
+/// `JSON.stringify(JSON.parse(text))` of each text (`None` where it throws), or `None`
+/// when no JavaScript is at hand.
+pub type Oracle = fn(&[String]) -> Option<Vec<Option<String>>>;
+
+/// `len` incompressible bytes (xorshift64 from `seed`).
+fn incompressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = tricky::Rng::new(seed);
+    (0..len).map(|_| (rng.bits() >> 32) as u8).collect()
+}
 
 /// The tree every check writes to.
 pub const TREE: &str = "b3ee88fc46bb4ac1bd8012feac0a7d6c";
@@ -58,27 +128,27 @@ fn ops_path(d: &str, kind: &str) -> String {
     )
 }
 
-async fn text<S: WorkspaceStore>(store: &S, path: &str) -> String {
-    let (bytes, _) = store.read(path).await.expect("read").expect("exists");
-    String::from_utf8(bytes).expect("utf-8")
+async fn text<S: WorkspaceStore>(store: &S, path: &str) -> Result<String, String> {
+    let (bytes, _) = store.read(path).await.ctx("read")?.ctx(path)?;
+    String::from_utf8(bytes).ctx("utf-8")
 }
 
 async fn lines<S: WorkspaceStore>(
     engine: &SpaceStorage<S>,
     from: Option<&str>,
     to: Option<&str>,
-) -> Vec<String> {
-    engine
+) -> Result<Vec<String>, String> {
+    Ok(engine
         .get_operations(&tree(), from.map(day), to.map(day))
         .await
-        .expect("get_operations")
+        .ctx("get_operations")?
         .into_iter()
         .map(|o| o.line)
-        .collect()
+        .collect())
 }
 
 /// Moves and properties go to the peer's `-m`/`-p` file of the day, as Sila's lines.
-pub async fn placement<S: WorkspaceStore>(store: S) {
+pub async fn placement<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let engine = SpaceStorage::new(store);
     let written = engine
         .put_operations(
@@ -92,19 +162,19 @@ pub async fn placement<S: WorkspaceStore>(store: S) {
             day("2026-03-20"),
         )
         .await
-        .expect("put");
-    assert_eq!(written.len(), 4);
+        .ctx("put")?;
+    ensure_eq!(written.len(), 4);
     let store = engine.store();
-    assert_eq!(
-        text(store, &ops_path("2026-03-20", "m")).await,
+    ensure_eq!(
+        text(store, &ops_path("2026-03-20", "m")).await?,
         "[1,\"v1\",null]\n[4,\"v2\",\"v1\"]\n"
     );
-    assert_eq!(
-        text(store, &ops_path("2026-03-20", "p")).await,
+    ensure_eq!(
+        text(store, &ops_path("2026-03-20", "p")).await?,
         "[2,\"v1\",\"name\",\"Hello \u{2028}\"]\n[3,\"v1\",\"size\",null]\n"
     );
-    assert_eq!(
-        lines(&engine, None, None).await,
+    ensure_eq!(
+        lines(&engine, None, None).await?,
         [
             "[1,\"v1\",null]",
             "[4,\"v2\",\"v1\"]",
@@ -112,27 +182,28 @@ pub async fn placement<S: WorkspaceStore>(store: S) {
             "[3,\"v1\",\"size\",null]"
         ]
     );
+    Ok(())
 }
 
 /// An op stored on any day is not stored again, also by an engine that starts fresh
 /// over the same store; a batch that repeats an id writes it once.
-pub async fn dedup_across_days<S: WorkspaceStore>(store: S) {
+pub async fn dedup_across_days<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let engine = SpaceStorage::new(store);
     let ops = [mv(1, "v1", None), set(2, "v1", "k", "1")];
     engine
         .put_operations(&tree(), &ops, day("2026-03-20"))
         .await
-        .expect("put");
+        .ctx("put")?;
     let again = engine
         .put_operations(&tree(), &ops, day("2026-03-21"))
         .await
-        .expect("put again");
-    assert!(again.is_empty(), "{again:?}");
+        .ctx("put again")?;
+    ensure!(again.is_empty(), "{again:?}");
     let store = engine.store();
-    assert!(store
+    ensure!(store
         .read(&ops_path("2026-03-21", "m"))
         .await
-        .expect("read")
+        .ctx("read")?
         .is_none());
     // A fresh engine reads the ids from the files.
     let fresh = SpaceStorage::new(ForwardStore(store));
@@ -143,67 +214,76 @@ pub async fn dedup_across_days<S: WorkspaceStore>(store: S) {
             day("2026-03-22"),
         )
         .await
-        .expect("put fresh");
-    assert_eq!(
+        .ctx("put fresh")?;
+    ensure_eq!(
         written.iter().map(|o| o.line.as_str()).collect::<Vec<_>>(),
         ["[5,\"v5\",null]"]
     );
-    assert_eq!(
-        text(store, &ops_path("2026-03-22", "m")).await,
+    ensure_eq!(
+        text(store, &ops_path("2026-03-22", "m")).await?,
         "[5,\"v5\",null]\n"
     );
+    Ok(())
 }
 
 /// A file without its last `\n` gets one before new lines: no op is glued to another.
-pub async fn never_glues_lines<S: WorkspaceStore>(store: S) {
+pub async fn never_glues_lines<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let path = ops_path("2026-03-20", "m");
     store
         .write(&path, b"[1,\"v1\",null]".to_vec(), Precondition::IfAbsent)
         .await
-        .expect("write");
+        .ctx("write")?;
     let engine = SpaceStorage::new(store);
     engine
         .put_operations(&tree(), &[mv(2, "v2", None)], day("2026-03-20"))
         .await
-        .expect("put");
-    assert_eq!(
-        text(engine.store(), &path).await,
+        .ctx("put")?;
+    ensure_eq!(
+        text(engine.store(), &path).await?,
         "[1,\"v1\",null]\n[2,\"v2\",null]\n"
     );
-    assert_eq!(
-        lines(&engine, None, None).await,
+    ensure_eq!(
+        lines(&engine, None, None).await?,
         ["[1,\"v1\",null]", "[2,\"v2\",null]"]
     );
+    Ok(())
 }
 
 /// Day ranges select day folders, inclusive, in order.
-pub async fn day_ranges<S: WorkspaceStore>(store: S) {
+pub async fn day_ranges<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let engine = SpaceStorage::new(store);
     for (c, d) in [(3, "2026-03-22"), (1, "2026-03-20"), (2, "2026-03-21")] {
         engine
             .put_operations(&tree(), &[mv(c, &format!("v{c}"), None)], day(d))
             .await
-            .expect("put");
+            .ctx("put")?;
     }
     let l = |c: u64| format!("[{c},\"v{c}\",null]");
-    assert_eq!(lines(&engine, None, None).await, [l(1), l(2), l(3)]);
-    assert_eq!(lines(&engine, Some("2026-03-21"), None).await, [l(2), l(3)]);
-    assert_eq!(lines(&engine, None, Some("2026-03-21")).await, [l(1), l(2)]);
-    assert_eq!(
-        lines(&engine, Some("2026-03-21"), Some("2026-03-21")).await,
+    ensure_eq!(lines(&engine, None, None).await?, [l(1), l(2), l(3)]);
+    ensure_eq!(
+        lines(&engine, Some("2026-03-21"), None).await?,
+        [l(2), l(3)]
+    );
+    ensure_eq!(
+        lines(&engine, None, Some("2026-03-21")).await?,
+        [l(1), l(2)]
+    );
+    ensure_eq!(
+        lines(&engine, Some("2026-03-21"), Some("2026-03-21")).await?,
         [l(2)]
     );
-    assert!(lines(&engine, Some("2026-03-23"), None).await.is_empty());
-    let other = TreeId::new("ffffffffffffffffffffffffffffffff").expect("tree");
-    assert!(engine
+    ensure!(lines(&engine, Some("2026-03-23"), None).await?.is_empty());
+    let other = TreeId::new("ffffffffffffffffffffffffffffffff").ctx("tree")?;
+    ensure!(engine
         .get_operations(&other, None, None)
         .await
-        .expect("other tree")
+        .ctx("other tree")?
         .is_empty());
+    Ok(())
 }
 
 /// A batch with one op Sila could not read back is refused whole; nothing is stored.
-pub async fn bad_batch_stores_nothing<S: WorkspaceStore>(store: S) {
+pub async fn bad_batch_stores_nothing<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let engine = SpaceStorage::new(store);
     for bad in [
         set(2, "v1", "bad\"key", "1"),
@@ -213,37 +293,39 @@ pub async fn bad_batch_stores_nothing<S: WorkspaceStore>(store: S) {
         let err = engine
             .put_operations(&tree(), &[mv(1, "v1", None), bad], day("2026-03-20"))
             .await
-            .expect_err("refused");
-        assert_eq!(err.code(), "InvalidArgument", "{err}");
+            .err()
+            .ctx("refused")?;
+        ensure_eq!(err.code(), "InvalidArgument", "{err}");
     }
-    assert!(WireOp::set(1, PEER, "v", "k", Some("{not json")).is_err());
-    assert!(engine.store().list("").await.expect("list").is_empty());
+    ensure!(WireOp::set(1, PEER, "v", "k", Some("{not json")).is_err());
+    ensure!(engine.store().list("").await.ctx("list")?.is_empty());
     // And the refused ids are free to be stored later.
-    assert_eq!(
+    ensure_eq!(
         engine
             .put_operations(&tree(), &[mv(1, "v1", None)], day("2026-03-20"))
             .await
-            .expect("put")
+            .ctx("put")?
             .len(),
         1
     );
+    Ok(())
 }
 
 /// Blobs: stored once under their hash, read back checked; damage is reported.
-pub async fn files<S: WorkspaceStore>(store: S) {
+pub async fn files<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let engine = SpaceStorage::new(store);
-    let data = crate::incompressible(300_000, 7);
-    let h = engine.put_file(data.clone()).await.expect("put");
-    assert_eq!(h, Sha256Hex::of(&data));
-    assert_eq!(engine.put_file(data.clone()).await.expect("again"), h);
-    assert_eq!(engine.get_file(&h).await.expect("get"), data);
+    let data = incompressible(300_000, 7);
+    let h = engine.put_file(data.clone()).await.ctx("put")?;
+    ensure_eq!(h, Sha256Hex::of(&data));
+    ensure_eq!(engine.put_file(data.clone()).await.ctx("again")?, h);
+    ensure_eq!(engine.get_file(&h).await.ctx("get")?, data);
     let path = EntryKind::StaticFile(h.clone()).path();
-    assert_eq!(
+    ensure_eq!(
         engine
             .store()
             .list("space-v1/files/")
             .await
-            .expect("list")
+            .ctx("list")?
             .len(),
         1
     );
@@ -251,30 +333,29 @@ pub async fn files<S: WorkspaceStore>(store: S) {
         .store()
         .write(&path, b"damaged".to_vec(), Precondition::None)
         .await
-        .expect("damage");
-    assert!(matches!(
+        .ctx("damage")?;
+    ensure!(matches!(
         engine.get_file(&h).await,
         Err(Error::HashMismatch { .. })
     ));
     let missing = Sha256Hex::of(b"missing");
-    assert!(matches!(
+    ensure!(matches!(
         engine.get_file(&missing).await,
         Err(Error::NotFound(_))
     ));
+    Ok(())
 }
 
 /// 300 random values (doubles, integer-like keys, `null`, nesting, U+2028, lone
 /// surrogates) are stored as exactly the lines Node writes, and read back unchanged.
-pub async fn values_as_javascript_writes_them<S: WorkspaceStore>(store: S) {
-    if !node_available() {
-        assert!(
-            std::env::var_os("SILA_STORE_REQUIRE_ORACLE").is_none(),
-            "node is required"
-        );
-        return;
-    }
+pub async fn values_as_javascript_writes_them<S: WorkspaceStore>(
+    store: S,
+    oracle: Oracle,
+) -> Checked {
     let texts = values(0x300, 300);
-    let node = node_stringify(&texts);
+    let Some(node) = oracle(&texts) else {
+        return Ok(());
+    };
     let engine = SpaceStorage::new(store);
     let ops: Vec<TreeOp> = texts
         .iter()
@@ -284,18 +365,21 @@ pub async fn values_as_javascript_writes_them<S: WorkspaceStore>(store: S) {
     engine
         .put_operations(&tree(), &ops, day("2026-03-20"))
         .await
-        .expect("put");
-    let want: Vec<String> = node
+        .ctx("put")?;
+    let want = node
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("[{},\"v\",\"k\",{}]", i + 1, v.as_deref().expect("valid")))
-        .collect();
-    assert_eq!(lines(&engine, None, None).await, want);
+        .map(|(i, v)| {
+            let v = v.as_deref().ctx("a value the oracle accepts")?;
+            Ok(format!("[{},\"v\",\"k\",{v}]", i + 1))
+        })
+        .collect::<Result<Vec<String>, String>>()?;
+    ensure_eq!(lines(&engine, None, None).await?, want);
     // Read back as wire ops, every value is the text Node wrote.
     for (op, v) in engine
         .get_operations(&tree(), None, None)
         .await
-        .expect("get")
+        .ctx("get")?
         .iter()
         .zip(&node)
     {
@@ -304,24 +388,25 @@ pub async fn values_as_javascript_writes_them<S: WorkspaceStore>(store: S) {
             sila_store_core::ops::OpsFileKind::Props,
             PEER,
         )
-        .expect("op");
-        let wire = WireOp::from_tree_op(&t).expect("wire");
-        let v = v.as_deref().expect("valid");
+        .ctx("op")?;
+        let wire = WireOp::from_tree_op(&t).ctx("wire")?;
+        let v = v.as_deref().ctx("valid")?;
         if sila_store_core::ops::OpLine::is_deletion_value(v) {
-            assert!(wire.value.is_none());
+            ensure!(wire.value.is_none());
         } else {
-            assert_eq!(wire.value.as_deref().map(|r| r.get()), Some(v));
+            ensure_eq!(wire.value.as_deref().map(|r| r.get()), Some(v));
         }
     }
+    Ok(())
 }
 
 /// The store's own contract: preconditions, append, list by prefix, delete.
-pub async fn store_contract<S: WorkspaceStore>(store: S) {
+pub async fn store_contract<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Checked {
     let v1 = store
         .write("a/x", b"1".to_vec(), Precondition::IfAbsent)
         .await
-        .expect("create");
-    assert!(matches!(
+        .ctx("create")?;
+    ensure!(matches!(
         store
             .write("a/x", b"2".to_vec(), Precondition::IfAbsent)
             .await,
@@ -330,38 +415,38 @@ pub async fn store_contract<S: WorkspaceStore>(store: S) {
     let v2 = store
         .write("a/x", b"2".to_vec(), Precondition::IfVersion(v1.clone()))
         .await
-        .expect("update");
-    assert_ne!(v1, v2);
-    assert!(matches!(
+        .ctx("update")?;
+    ensure!(v1 != v2);
+    ensure!(matches!(
         store
             .write("a/x", b"3".to_vec(), Precondition::IfVersion(v1))
             .await,
         Err(StoreError::PreconditionFailed(_))
     ));
-    assert_eq!(text(&store, "a/x").await, "2");
-    store.append("a/y", b"he").await.expect("append new");
-    store.append("a/y", b"llo").await.expect("append");
-    assert_eq!(text(&store, "a/y").await, "hello");
-    assert_eq!(store.read_range("a/y", 1, 3).await.expect("range"), b"ell");
-    assert_eq!(store.read_range("a/y", 4, 10).await.expect("range"), b"o");
-    assert_eq!(store.size("a/y").await.expect("size"), Some(5));
-    assert_eq!(store.size("a/z").await.expect("size"), None);
+    ensure_eq!(text(&store, "a/x").await?, "2");
+    store.append("a/y", b"he").await.ctx("append new")?;
+    store.append("a/y", b"llo").await.ctx("append")?;
+    ensure_eq!(text(&store, "a/y").await?, "hello");
+    ensure_eq!(store.read_range("a/y", 1, 3).await.ctx("range")?, b"ell");
+    ensure_eq!(store.read_range("a/y", 4, 10).await.ctx("range")?, b"o");
+    ensure_eq!(store.size("a/y").await.ctx("size")?, Some(5));
+    ensure_eq!(store.size("a/z").await.ctx("size")?, None);
     store
         .write("b/z", b"".to_vec(), Precondition::None)
         .await
-        .expect("write");
+        .ctx("write")?;
     let mut listed: Vec<String> = store
         .list("a/")
         .await
-        .expect("list")
+        .ctx("list")?
         .into_iter()
         .map(|o| o.path)
         .collect();
     listed.sort();
-    assert_eq!(listed, ["a/x", "a/y"]);
-    assert_eq!(store.list("").await.expect("list all").len(), 3);
+    ensure_eq!(listed, ["a/x", "a/y"]);
+    ensure_eq!(store.list("").await.ctx("list all")?.len(), 3);
     for bad in ["../x", "/x", "a/../x", "a\\x"] {
-        assert!(matches!(
+        ensure!(matches!(
             store.read(bad).await,
             Err(StoreError::InvalidPath { .. })
         ));
@@ -369,15 +454,17 @@ pub async fn store_contract<S: WorkspaceStore>(store: S) {
     store
         .delete_many(&["a/x".to_string(), "a/nothing".to_string()])
         .await
-        .expect("delete");
-    assert!(store.read("a/x").await.expect("read").is_none());
-    assert_eq!(store.list("a/").await.expect("list").len(), 1);
+        .ctx("delete")?;
+    ensure!(store.read("a/x").await.ctx("read")?.is_none());
+    ensure_eq!(store.list("a/").await.ctx("list")?.len(), 1);
+    Ok(())
 }
 
 /// A store seen through a reference (a second engine over the same store).
 pub struct ForwardStore<'a, S>(pub &'a S);
 
-#[async_trait::async_trait]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 impl<S: WorkspaceStore> WorkspaceStore for ForwardStore<'_, S> {
     async fn list(
         &self,
@@ -419,25 +506,64 @@ impl<S: WorkspaceStore> WorkspaceStore for ForwardStore<'_, S> {
     }
 }
 
-/// Expands the suite for one backend: `store_conformance!(name, || (store, keep_alive))`.
+/// Runs every check of the suite on fresh stores from `make` (one store per check),
+/// in order: the check's name and what it gave. The same list as
+/// [`store_conformance!`], for hosts that run the suite themselves (the npm package's
+/// `checkStore`).
+pub async fn run_all<S, F, Fut>(make: F, oracle: Oracle) -> Vec<(&'static str, Checked)>
+where
+    S: WorkspaceStore,
+    F: Fn() -> Fut,
+    Fut: core::future::Future<Output = Result<S, String>>,
+{
+    let mut out = Vec::new();
+    macro_rules! run {
+        ($($check:ident),*) => {
+            $(
+                let r = match make().await {
+                    Ok(store) => $check(store, oracle).await,
+                    Err(e) => Err(format!("no store: {e}")),
+                };
+                out.push((stringify!($check), r));
+            )*
+        };
+    }
+    run!(
+        placement,
+        dedup_across_days,
+        never_glues_lines,
+        day_ranges,
+        bad_batch_stores_nothing,
+        files,
+        values_as_javascript_writes_them,
+        store_contract
+    );
+    out
+}
+
+/// Expands the suite for one backend:
+/// `store_conformance!(#[test_attribute] name, || (store, keep_alive), oracle)`.
 #[macro_export]
 macro_rules! store_conformance {
-    ($backend:ident, $make:expr) => {
+    (#[$attr:meta] $backend:ident, $make:expr, $oracle:expr) => {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
-            $crate::store_conformance!(@tests $make;
+            // The same list as `run_all`.
+            $crate::store_conformance!(@tests #[$attr] $make, $oracle;
                 placement, dedup_across_days, never_glues_lines, day_ranges,
                 bad_batch_stores_nothing, files, values_as_javascript_writes_them,
                 store_contract);
         }
     };
-    (@tests $make:expr; $($check:ident),*) => {
+    (@tests #[$attr:meta] $make:expr, $oracle:expr; $($check:ident),*) => {
         $(
-            #[tokio::test]
+            #[$attr]
             async fn $check() {
                 let (store, _keep) = ($make)();
-                $crate::conformance::$check(store).await;
+                if let Err(e) = $crate::$check(store, $oracle).await {
+                    panic!("{}: {e}", stringify!($check));
+                }
             }
         )*
     };
