@@ -494,8 +494,14 @@ export class WorkspaceStorage {
     await this.store.remove(ARCHIVE_PATH);
   }
 
+  /** Whether the archive is there, without listing the store. */
+  async #archived() {
+    if (typeof this.store.size === 'function') return (await this.store.size(ARCHIVE_PATH)) != null;
+    return (await this.store.read(ARCHIVE_PATH)) != null;
+  }
+
   async #active() {
-    if ((await this.getWorkspaceFormat()) === 'sqlite') await this.convertToPlainFiles();
+    if (await this.#archived()) await this.convertToPlainFiles();
   }
 
   /** The seed's `syncWorkspace` for one tree: stores the client's ops the workspace
