@@ -436,3 +436,36 @@ pub fn check_unique(entries: &[EntryMeta]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryWorkspace;
+
+    fn listing_of(paths: &[&str]) -> Result<Vec<EntryMeta>> {
+        let mut w = MemoryWorkspace::new();
+        for p in paths {
+            w.insert(p, &b"x"[..]);
+        }
+        w.entries()
+    }
+
+    #[test]
+    fn a_path_both_a_file_and_a_folder_is_refused() {
+        for paths in [
+            &["sila.md", "sila.md/x"][..],
+            // Names that sort between the file and its "children".
+            &["sila.md", "sila.md-x", "sila.md.bak", "sila.md/x"][..],
+            &["space-v1/files", "space-v1/files/static/sha256/2c/ab"][..],
+            &["space-v1", "space-v1/space.json"][..],
+            &["a/b", "a/b/c/d/e"][..],
+        ] {
+            match listing_of(paths) {
+                Err(Error::DuplicateEntry(m)) => assert!(m.contains("both a file and a folder")),
+                other => panic!("{paths:?}: {other:?}"),
+            }
+        }
+        // Siblings and look-alike prefixes are fine.
+        assert!(listing_of(&["sila.md", "sila.mdx/y", "sila/md", "a/b", "a/bc/d"]).is_ok());
+    }
+}

@@ -1,10 +1,11 @@
 //! The bad-input corpus, `tests/bad-inputs/`: one file per case, the expected error
 //! code of each in `tests/bad-inputs/expected.txt` (see its README). Every case goes
-//! through the real `sila-store` binary, under a memory cap (`ulimit -v`), as
-//! `verify --json` (the expected code must be among the errors) and as `convert
-//! --json` to the other formats (the error must be the expected code, the destination
-//! must not exist afterwards, nothing may be left beside it, and the source must not
-//! change). Cases expected `ok` are hostile but valid: they must verify and convert
+//! through the real `sila-store` binary (`sila_store_tests::corpus::run`), under a
+//! memory cap (`ulimit -v`) and a time limit, from a read-only folder, as `verify
+//! --json` (the expected code must be among the errors), `info` and `show` (typed
+//! errors only), and as `convert --json` to the other formats (the error must be the
+//! expected code, the destination must not exist afterwards, nothing may be left
+//! beside it, and the source and its folder must not change). Cases expected `ok` are hostile but valid: they must verify and convert
 //! losslessly, within the same memory cap.
 //!
 //! The archive cases were written by `write_bad_inputs` (ignored; it documents how each
