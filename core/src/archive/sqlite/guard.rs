@@ -35,10 +35,11 @@ const LIMITS: [(Limit, i32); 11] = [
 
 /// The progress handler runs every this many virtual machine instructions.
 const PROGRESS_PERIOD: i32 = 10_000;
-/// Work allowed to one query: a fixed part, plus a part per page of the file (a query
-/// of ours reads each page a bounded number of times, `integrity_check` included).
+/// Work allowed to one query: a fixed part, plus a part per byte of the file (a query
+/// of ours visits each row a bounded number of times, `integrity_check` included, and
+/// a row takes at least a few bytes, whatever the page size).
 const BASE_WORK: u64 = 50_000_000;
-const WORK_PER_PAGE: u64 = 50_000;
+const WORK_PER_BYTE: u64 = 64;
 
 thread_local! {
     /// Progress handler calls since the current query started ([`fresh_query`]).
@@ -98,11 +99,13 @@ pub fn harden(conn: &mut Connection) -> Result<()> {
         .sql()?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
         .sql()?;
-    // The page count is in the file header: reading it parses no schema.
+    // Page count and size are in the file header: reading them parses no schema.
     let pages: i64 = conn
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .sql()?;
-    let work = BASE_WORK.saturating_add(WORK_PER_PAGE.saturating_mul(pages.max(0) as u64));
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).sql()?;
+    let bytes = u64::try_from(pages.saturating_mul(page_size)).unwrap_or(0);
+    let work = BASE_WORK.saturating_add(WORK_PER_BYTE.saturating_mul(bytes));
     let calls = work / PROGRESS_PERIOD as u64;
     fresh_query();
     conn.progress_handler(
@@ -213,7 +216,66 @@ fn uri_of(path: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{SqliteSource, APPLICATION_ID, FORMAT_VERSION};
     use super::*;
+
+    fn ours(extra: &str) -> Connection {
+        let mut c = Connection::open_in_memory().expect("memory");
+        c.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION};
+             {SCHEMA_V1} {extra}"
+        ))
+        .expect("schema");
+        harden(&mut c).expect("harden");
+        c
+    }
+
+    #[test]
+    fn only_our_exact_schema_is_read() {
+        assert!(SqliteSource::new(&ours("")).is_ok());
+        for extra in [
+            "CREATE VIEW v AS SELECT 1;",
+            "CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END;",
+            "CREATE INDEX i ON files(length(hash));",
+            "CREATE TABLE x(y);",
+            "DROP INDEX tree_ops_by_clock;",
+            "DROP TABLE spaces;",
+        ] {
+            match SqliteSource::new(&ours(extra)) {
+                Err(Error::Corrupt { reason, .. }) => {
+                    assert!(reason.contains("schema"), "{reason}")
+                }
+                other => panic!("{extra}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+
+    #[test]
+    fn a_query_that_runs_too_long_is_stopped() {
+        let c = ours("");
+        fresh_query();
+        let r: rusqlite::Result<i64> = c.query_row(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n",
+            [],
+            |r| r.get(0),
+        );
+        match r.map_err(super::super::sql) {
+            Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("work"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        // A short statement of ours still runs.
+        fresh_query();
+        assert!(SqliteSource::new(&c).is_ok());
+    }
+
+    #[test]
+    fn limits_are_lowered() {
+        let c = ours("");
+        let long = format!("SELECT '{}'", "x".repeat(20 << 10));
+        assert!(c.query_row(&long, [], |r| r.get::<_, String>(0)).is_err());
+        let big = format!("SELECT zeroblob({})", MAX_VALUE as i64 + 1);
+        assert!(c.query_row(&big, [], |r| r.get::<_, Vec<u8>>(0)).is_err());
+    }
 
     #[test]
     fn uris_escape_every_odd_byte() {
