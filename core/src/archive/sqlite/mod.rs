@@ -105,7 +105,7 @@ pub(crate) fn sql(e: rusqlite::Error) -> Error {
         Some(ErrorCode::TooBig) => Error::Corrupt {
             format: FORMAT,
             reason: format!(
-                "a value or row is over this reader's limit of {MAX_VALUE} bytes ({e})"
+                "a value or row is over the {MAX_VALUE}-byte limit of a SQLite archive ({e})"
             ),
         },
         Some(ErrorCode::OperationInterrupted) => Error::Corrupt {
