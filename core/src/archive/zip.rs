@@ -10,9 +10,12 @@
 //! ```
 //!
 //! Reading refuses: a missing or unknown manifest, a newer version, absolute paths,
-//! `..`, backslashes, duplicate names, symlinks, entries not in the manifest (and the
-//! reverse), and any entry whose bytes exceed its manifest size (ZIP bombs): no entry
-//! is ever read past its promised size plus one byte.
+//! `..`, backslashes, duplicate names, a path that is both a file and a folder,
+//! symlinks, entries not in the manifest (and the reverse), entries whose local headers
+//! or data overlap (one kernel of compressed data under many names), a declared size
+//! deflate cannot give from the compressed bytes, and any entry whose bytes exceed its
+//! manifest size (ZIP bombs): no entry is ever read past its promised size plus one
+//! byte, so the output is bounded by the manifest's sizes.
 
 use std::io::{self, Read, Seek, Write};
 
