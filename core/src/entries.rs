@@ -252,13 +252,7 @@ impl<R: Read> Read for HashingReader<R> {
 /// one no copy.
 pub fn read_bounded(r: impl Read, entry: &EntryMeta) -> Result<Vec<u8>> {
     const FIRST: u64 = 16 << 20;
-    if entry.size > MAX_OPS_FILE {
-        return Err(Error::SizeMismatch {
-            path: entry.path.clone(),
-            expected: MAX_OPS_FILE,
-            actual: entry.size,
-        });
-    }
+    refuse_oversized(entry)?;
     let want = entry.size + 1;
     let err = |e| Error::io(&entry.path, e);
     let oom = |_| Error::io(&entry.path, io::ErrorKind::OutOfMemory.into());
@@ -271,6 +265,18 @@ pub fn read_bounded(r: impl Read, entry: &EntryMeta) -> Result<Vec<u8>> {
         r.read_to_end(&mut v).map_err(err)?;
     }
     Ok(v)
+}
+
+/// Refuses, by its declared size, an entry too big to be read whole ([`MAX_OPS_FILE`]).
+fn refuse_oversized(entry: &EntryMeta) -> Result<()> {
+    if entry.size > MAX_OPS_FILE {
+        return Err(Error::SizeMismatch {
+            path: entry.path.clone(),
+            expected: MAX_OPS_FILE,
+            actual: entry.size,
+        });
+    }
+    Ok(())
 }
 
 /// Reads a whole (small) entry into memory, mapping I/O errors to `path`.
@@ -341,6 +347,7 @@ pub fn transfer(
     sink: Option<&mut dyn EntrySink>,
 ) -> Result<Digest256> {
     let digest = if let EntryKind::OpsFile(_) = entry.kind {
+        refuse_oversized(entry)?;
         let bytes = source.read_whole(entry)?;
         let digest = Digest256 {
             size: bytes.len() as u64,

@@ -269,6 +269,30 @@ mod tests {
     }
 
     #[test]
+    fn reading_rows_sorts_nothing() {
+        let c = ours("");
+        for sql in [
+            super::super::source::OPS_ROWS,
+            super::super::source::CHUNK_ROW,
+        ] {
+            let mut st = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            let nulls = vec![rusqlite::types::Null; st.parameter_count()];
+            let plan: Vec<String> = st
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .expect("plan")
+                .collect::<rusqlite::Result<_>>()
+                .expect("plan");
+            assert!(
+                plan.iter()
+                    .all(|p| !p.contains("TEMP") && !p.starts_with("SCAN")),
+                "{plan:?}"
+            );
+        }
+    }
+
+    #[test]
     fn limits_are_lowered() {
         let c = ours("");
         let long = format!("SELECT '{}'", "x".repeat(20 << 10));

@@ -15,6 +15,25 @@ use crate::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
 use crate::layout::{EntryKind, OpsFileKey};
 use crate::ops::{encode_line, OpLine, OpsFileKind, OpsText};
 
+/// The rows of one ops file (`?1`), in order, each with `n`, the bytes of its text
+/// columns; a text column is loaded only if `n` is at most `?2` (the file's declared
+/// size): `octet_length()` reads the record header, not the text. Walks the primary
+/// key: no sort, no temporary table.
+pub(crate) const OPS_ROWS: &str = "SELECT kind, clock, n,
+   CASE WHEN n <= ?2 THEN target_id END, CASE WHEN n <= ?2 THEN parent_id END,
+   CASE WHEN n <= ?2 THEN key END, CASE WHEN n <= ?2 THEN value END,
+   CASE WHEN n <= ?2 THEN raw END
+ FROM (SELECT *, coalesce(octet_length(target_id), 0)
+   + coalesce(octet_length(parent_id), 0) + coalesce(octet_length(key), 0)
+   + coalesce(octet_length(value), 0) + coalesce(octet_length(raw), 0) AS n
+   FROM tree_ops WHERE file_id = ?1) ORDER BY seq";
+
+/// One chunk (`?1` path, `?2` seq): whether deflated, its length, and its data if it is
+/// at most `?3` bytes (a bigger one is not loaded).
+pub(crate) const CHUNK_ROW: &str = "SELECT deflated, octet_length(data),
+   CASE WHEN octet_length(data) <= ?3 THEN data END
+ FROM file_chunks WHERE path = ?1 AND seq = ?2";
+
 /// Reads a workspace from a database written by [`SqliteSink`](super::SqliteSink).
 /// Open a file with [`open_untrusted`](super::open_untrusted) (or [`harden`](super::harden)
 /// a connection) first.
@@ -120,21 +139,7 @@ impl<'c> SqliteSource<'c> {
             actual,
         };
         fresh_query();
-        let mut st = self
-            .conn
-            .prepare_cached(
-                // A text column is loaded only if the row fits in the file's size:
-                // octet_length() reads the record header, not the text.
-                "SELECT kind, clock, n,
-                   CASE WHEN n <= ?2 THEN target_id END, CASE WHEN n <= ?2 THEN parent_id END,
-                   CASE WHEN n <= ?2 THEN key END, CASE WHEN n <= ?2 THEN value END,
-                   CASE WHEN n <= ?2 THEN raw END
-                 FROM (SELECT *, coalesce(octet_length(target_id), 0)
-                   + coalesce(octet_length(parent_id), 0) + coalesce(octet_length(key), 0)
-                   + coalesce(octet_length(value), 0) + coalesce(octet_length(raw), 0) AS n
-                   FROM tree_ops WHERE file_id = ?1) ORDER BY seq",
-            )
-            .sql()?;
+        let mut st = self.conn.prepare_cached(OPS_ROWS).sql()?;
         let mut rows = st.query(params![file_id, to_i64(limit)]).sql()?;
         let mut out = String::new();
         let mut first = true;
@@ -415,11 +420,7 @@ impl ChunkReader<'_> {
         // A chunk is at most CHUNK_SIZE bytes, deflated or not: a bigger one is not loaded.
         let row: Option<(bool, i64, Option<Vec<u8>>)> = self
             .conn
-            .prepare_cached(
-                "SELECT deflated, octet_length(data),
-                   CASE WHEN octet_length(data) <= ?3 THEN data END
-                 FROM file_chunks WHERE path = ?1 AND seq = ?2",
-            )
+            .prepare_cached(CHUNK_ROW)
             .sql()?
             .query_row(params![self.path, self.seq, CHUNK_SIZE as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
