@@ -7,7 +7,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use sila_store_core::archive::sqlite::{SqliteSink, SqliteSource};
 use sila_store_core::archive::zip::{ZipSink, ZipSource};
 use sila_store_core::convert::{compare, copy_all};
@@ -99,12 +99,11 @@ pub fn with_source<T>(path: &Path, f: impl FnOnce(&mut dyn EntrySource) -> Resul
     }
 }
 
-/// Opens a SQLite archive read-only (the file is never written).
+/// Opens a SQLite archive as untrusted input: read-only and immutable (nothing is
+/// ever written beside it), limits lowered, work bounded
+/// ([`sila_store_core::archive::sqlite::open_untrusted`]).
 pub fn open_sqlite_read_only(path: &Path) -> Result<Connection> {
-    Ok(Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?)
+    sila_store_core::archive::sqlite::open_untrusted(path)
 }
 
 /// Options of [`convert`].

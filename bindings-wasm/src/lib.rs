@@ -103,6 +103,7 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 fn open_sqlite(bytes: &[u8]) -> Result<Connection> {
     let mut conn = Connection::open_in_memory()?;
     conn.deserialize_read_exact(MAIN_DB, bytes, bytes.len(), true)?;
+    sila_store_core::archive::sqlite::harden(&mut conn)?;
     Ok(conn)
 }
 

@@ -50,6 +50,15 @@ pub trait EntrySource {
     /// Opens an entry's content as a stream (bounded memory for any size).
     fn open<'s>(&'s mut self, entry: &EntryMeta) -> Result<Box<dyn Read + 's>>;
 
+    /// Reads a whole entry into memory (an ops file, a small file): at most
+    /// `entry.size + 1` bytes, so a source that lies about a size cannot make us hold
+    /// more (the caller checks the size). The default reads [`EntrySource::open`] into a
+    /// buffer of the right size ([`read_bounded`]); a source that builds the bytes
+    /// anyway (the SQLite archive joins rows into an ops file) hands them over as is.
+    fn read_whole(&mut self, entry: &EntryMeta) -> Result<Vec<u8>> {
+        read_bounded(self.open(entry)?, entry)
+    }
+
     /// Checks of the container itself (SQLite `integrity_check`, ZIP manifest…),
     /// beyond what reading every entry checks. Problems are returned as messages.
     fn check_container(&mut self) -> Result<Vec<String>> {
@@ -91,7 +100,7 @@ pub fn operations_of<S: EntrySource + ?Sized>(
     );
     let mut out = Vec::new();
     for (key, meta) in files {
-        let bytes = read_all(source.open(&meta)?, &meta.path)?;
+        let bytes = source.read_whole(&meta)?;
         push_operations(&key, &meta.path, &bytes, &mut out)?;
     }
     Ok(out)
@@ -259,6 +268,39 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Reads at most `entry.size + 1` bytes of `r` (an entry's content), refusing an entry
+/// declared larger than [`MAX_OPS_FILE`]. The buffer grows to the declared size only
+/// once the first 16 MiB have been read, so a lying size costs no memory, and a true
+/// one no copy.
+pub fn read_bounded(r: impl Read, entry: &EntryMeta) -> Result<Vec<u8>> {
+    const FIRST: u64 = 16 << 20;
+    refuse_oversized(entry)?;
+    let want = entry.size + 1;
+    let err = |e| Error::io(&entry.path, e);
+    let oom = |_| Error::io(&entry.path, io::ErrorKind::OutOfMemory.into());
+    let mut r = r.take(want);
+    let mut v = Vec::new();
+    v.try_reserve_exact(want.min(FIRST) as usize).map_err(oom)?;
+    (&mut r).take(FIRST).read_to_end(&mut v).map_err(err)?;
+    if v.len() as u64 == FIRST && want > FIRST {
+        v.try_reserve_exact((want - FIRST) as usize).map_err(oom)?;
+        r.read_to_end(&mut v).map_err(err)?;
+    }
+    Ok(v)
+}
+
+/// Refuses, by its declared size, an entry too big to be read whole ([`MAX_OPS_FILE`]).
+fn refuse_oversized(entry: &EntryMeta) -> Result<()> {
+    if entry.size > MAX_OPS_FILE {
+        return Err(Error::SizeMismatch {
+            path: entry.path.clone(),
+            expected: MAX_OPS_FILE,
+            actual: entry.size,
+        });
+    }
+    Ok(())
+}
+
 /// Reads a whole (small) entry into memory, mapping I/O errors to `path`.
 pub fn read_all(mut r: impl Read, path: &str) -> Result<Vec<u8>> {
     let mut v = Vec::new();
@@ -326,18 +368,13 @@ pub fn transfer(
     entry: &EntryMeta,
     sink: Option<&mut dyn EntrySink>,
 ) -> Result<Digest256> {
-    let reader = source.open(entry)?;
-    let mut hashing = HashingReader::new(reader.take(entry.size.saturating_add(1)));
     let digest = if let EntryKind::OpsFile(_) = entry.kind {
-        if entry.size > MAX_OPS_FILE {
-            return Err(Error::SizeMismatch {
-                path: entry.path.clone(),
-                expected: MAX_OPS_FILE,
-                actual: entry.size,
-            });
-        }
-        let bytes = read_all(&mut hashing, &entry.path)?;
-        let digest = hashing.finish();
+        refuse_oversized(entry)?;
+        let bytes = source.read_whole(entry)?;
+        let digest = Digest256 {
+            size: bytes.len() as u64,
+            sha256: Sha256Hex::of(&bytes),
+        };
         check_digest(entry, &digest)?;
         let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
             path: entry.path.clone(),
@@ -354,6 +391,8 @@ pub fn transfer(
         }
         digest
     } else {
+        let reader = source.open(entry)?;
+        let mut hashing = HashingReader::new(reader.take(entry.size.saturating_add(1)));
         match sink {
             Some(sink) => {
                 sink.put(entry, Content::Stream(&mut hashing))?;
@@ -404,12 +443,58 @@ pub fn listing(
     Ok(out)
 }
 
-/// Checks a sorted list of entries for duplicates.
+/// Checks a sorted list of entries for what no folder can hold, so that every reader
+/// refuses it up front (and `verify` reports it) rather than a later extraction: the
+/// same path twice, and a path that is both a file and a folder (`sila.md` and
+/// `sila.md/x`, at any depth).
 pub fn check_unique(entries: &[EntryMeta]) -> Result<()> {
     for w in entries.windows(2) {
         if w[0].path == w[1].path {
             return Err(Error::DuplicateEntry(w[0].path.clone()));
         }
     }
+    let files: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    for e in entries {
+        let folders = e.path.match_indices('/').map(|(i, _)| &e.path[..i]);
+        if let Some(file) = folders.into_iter().find(|f| files.contains(f)) {
+            return Err(Error::DuplicateEntry(format!(
+                "{file} is both a file and a folder (of {})",
+                e.path
+            )));
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryWorkspace;
+
+    fn listing_of(paths: &[&str]) -> Result<Vec<EntryMeta>> {
+        let mut w = MemoryWorkspace::new();
+        for p in paths {
+            w.insert(p, &b"x"[..]);
+        }
+        w.entries()
+    }
+
+    #[test]
+    fn a_path_both_a_file_and_a_folder_is_refused() {
+        for paths in [
+            &["sila.md", "sila.md/x"][..],
+            // Names that sort between the file and its "children".
+            &["sila.md", "sila.md-x", "sila.md.bak", "sila.md/x"][..],
+            &["space-v1/files", "space-v1/files/static/sha256/2c/ab"][..],
+            &["space-v1", "space-v1/space.json"][..],
+            &["a/b", "a/b/c/d/e"][..],
+        ] {
+            match listing_of(paths) {
+                Err(Error::DuplicateEntry(m)) => assert!(m.contains("both a file and a folder")),
+                other => panic!("{paths:?}: {other:?}"),
+            }
+        }
+        // Siblings and look-alike prefixes are fine.
+        assert!(listing_of(&["sila.md", "sila.mdx/y", "sila/md", "a/b", "a/bc/d"]).is_ok());
+    }
 }

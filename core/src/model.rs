@@ -143,7 +143,7 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
         let ops = &mut current
             .get_or_insert_with(|| (tree.to_string(), Vec::new()))
             .1;
-        let bytes = crate::entries::read_all(source.open(&meta)?, &meta.path)?;
+        let bytes = source.read_whole(&meta)?;
         let text =
             crate::ops::OpsText::split(&bytes).map_err(|line| crate::Error::InvalidUtf8 {
                 path: meta.path.clone(),
@@ -346,7 +346,7 @@ impl SpaceModel {
                     mutable_files.insert(u.as_str().to_ascii_lowercase());
                 }
                 EntryKind::SpaceJson => {
-                    let bytes = crate::entries::read_all(source.open(&e)?, &e.path)?;
+                    let bytes = source.read_whole(&e)?;
                     space_id = space_id_from_json(&bytes);
                 }
                 _ => {}

@@ -15,7 +15,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write as _;
 
 /// The line syntax of an ops file, from its name.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
@@ -224,10 +223,10 @@ fn parse_structured(line: &str, kind: OpsFileKind) -> Option<OpLine<'_>> {
         }
     };
     // Only structured if it encodes back to the same bytes (it does by construction,
-    // but this keeps the promise checked in one place).
-    let mut again = String::with_capacity(line.len());
-    encode_line(&op, kind, &mut again);
-    (again == line).then_some(op)
+    // but this keeps the promise checked in one place), compared in place: a line of
+    // hundreds of megabytes is not copied.
+    let mut same = SameAs { rest: line };
+    (encode_to(&op, kind, &mut same).is_ok() && same.rest.is_empty()).then_some(op)
 }
 
 fn is_json(text: &str) -> bool {
@@ -240,31 +239,32 @@ fn is_json(text: &str) -> bool {
 /// Appends the text of `op` (without `\n`) to `out`.
 pub fn encode_line(op: &OpLine<'_>, kind: OpsFileKind, out: &mut String) {
     // Writing to a String cannot fail.
-    let _ = match op {
-        OpLine::Raw(s) => {
-            out.push_str(s);
-            Ok(())
-        }
+    let _ = encode_to(op, kind, out);
+}
+
+/// Writes the text of `op` to any writer (a `String`, or a comparison in place).
+fn encode_to(
+    op: &OpLine<'_>,
+    kind: OpsFileKind,
+    out: &mut impl core::fmt::Write,
+) -> core::fmt::Result {
+    match op {
+        OpLine::Raw(s) => out.write_str(s),
         OpLine::Move {
             counter,
             target,
             parent,
         } => {
-            out.push('[');
+            out.write_char('[')?;
             if kind.is_legacy() {
-                out.push_str("\"m\",");
+                out.write_str("\"m\",")?;
             }
-            let r = write!(out, "{counter},\"{target}\",");
+            write!(out, "{counter},\"{target}\",")?;
             match parent {
-                Some(p) => {
-                    out.push('"');
-                    out.push_str(p);
-                    out.push('"');
-                }
-                None => out.push_str("null"),
+                Some(p) => write!(out, "\"{p}\"")?,
+                None => out.write_str("null")?,
             }
-            out.push(']');
-            r
+            out.write_char(']')
         }
         OpLine::Prop {
             counter,
@@ -272,14 +272,30 @@ pub fn encode_line(op: &OpLine<'_>, kind: OpsFileKind, out: &mut String) {
             key,
             value,
         } => {
-            out.push('[');
+            out.write_char('[')?;
             if kind.is_legacy() {
-                out.push_str("\"p\",");
+                out.write_str("\"p\",")?;
             }
-            let r = write!(out, "{counter},\"{target}\",\"{key}\",{value}]");
-            r
+            write!(out, "{counter},\"{target}\",\"{key}\",{value}]")
         }
-    };
+    }
+}
+
+/// A writer that checks, without allocating, that what is written is exactly `rest`.
+struct SameAs<'a> {
+    rest: &'a str,
+}
+
+impl core::fmt::Write for SameAs<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        match self.rest.strip_prefix(s) {
+            Some(r) => {
+                self.rest = r;
+                Ok(())
+            }
+            None => Err(core::fmt::Error),
+        }
+    }
 }
 
 /// An ops file split into lines, borrowing its text.

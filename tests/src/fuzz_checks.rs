@@ -16,6 +16,13 @@
 //!   `e = encode(decode(x))` (a foreign archive, or one with odd compression, cannot
 //!   come back byte for byte; one this build wrote does, as `tests/fuzz_crashers.rs`
 //!   checks).
+//! * `sqlite_schema`: a whole SQLite archive file and edits of its schema: the first two
+//!   bytes (little endian) give the length of the edits, then the edits, then the file
+//!   (the seed is the tiny archive). Each edit (separated by byte 1) replaces the SQL
+//!   text of one `sqlite_schema` row, or adds an object (table, index, view, trigger),
+//!   through `PRAGMA writable_schema`. Reading must never write beside the file, and if
+//!   the reader accepts the archive, its schema is exactly the one this version writes
+//!   (then the round trips of `sqlite_reader` apply).
 //! * `manifest`: the bytes are a ZIP manifest; a valid one re-encodes to a fixed point.
 //! * `secrets`: the first byte picks decrypt-arbitrary-bytes or encrypt-then-decrypt of
 //!   arbitrary names and values; a decrypted file re-encrypts (same key variant) to a
@@ -52,6 +59,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("ops_line", ops_line),
     ("zip_reader", zip_reader),
     ("sqlite_reader", sqlite_reader),
+    ("sqlite_schema", sqlite_schema),
     ("manifest", manifest),
     ("secrets", secrets),
 ];
@@ -239,12 +247,10 @@ impl Drop for TempDb {
     }
 }
 
-fn open_read_only(p: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
-    // As the native host opens archives (`open_sqlite_read_only`).
-    rusqlite::Connection::open_with_flags(
-        p,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+fn open_read_only(p: &std::path::Path) -> sila_store_core::Result<rusqlite::Connection> {
+    // As the native host opens archives (`open_sqlite_read_only`): read-only, immutable,
+    // limits lowered, work bounded.
+    sila_store_core::archive::sqlite::open_untrusted(p)
 }
 
 /// The SQLite reader on arbitrary bytes, fed as a database file.
@@ -265,6 +271,109 @@ pub fn sqlite_reader(data: &[u8]) {
     let conn1 = open_read_only(&db1.0).expect("our SQLite opens");
     let twice = sqlite_file(&mut SqliteSource::new(&conn1).expect("our SQLite reads"));
     assert!(once == twice, "SQLite re-encoding is not a fixed point");
+}
+
+/// Files SQLite may put beside a database.
+const SIDE_FILES: [&str; 3] = ["-journal", "-wal", "-shm"];
+
+fn beside(db: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut p = db.to_path_buf().into_os_string();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// `type, name, tbl_name, sql` of every object of a schema, in order.
+fn schema_rows(conn: &rusqlite::Connection) -> Vec<(String, String, String, Option<String>)> {
+    let mut st = conn
+        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name")
+        .expect("schema query");
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("schema rows")
+        .collect::<rusqlite::Result<_>>()
+        .expect("schema rows")
+}
+
+/// Applies the schema edits of `sqlite_schema` to the database at `p` (writable), with
+/// the statements fixed and the edits as parameters; errors are ignored (the edit
+/// simply does not happen).
+fn edit_schema(p: &std::path::Path, edits: &[u8]) {
+    let Ok(mut conn) = rusqlite::Connection::open(p) else {
+        return;
+    };
+    // Edits may make SQLite parse anything: bound it as a reader is bounded.
+    if sila_store_core::archive::sqlite::harden(&mut conn).is_err() {
+        return;
+    }
+    let _ = conn.execute_batch("PRAGMA writable_schema = ON");
+    let text = String::from_utf8_lossy(edits);
+    for (i, edit) in text.split('\u{1}').enumerate().take(8) {
+        let mut chars = edit.chars();
+        let Some(pick) = chars.next() else {
+            continue;
+        };
+        let sql: String = chars.collect();
+        let pick = pick as u32;
+        let rowid = i64::from(pick % 16) + 1;
+        let changed = conn
+            .execute(
+                "UPDATE sqlite_schema SET sql = ?1 WHERE rowid = ?2",
+                rusqlite::params![sql, rowid],
+            )
+            .unwrap_or(0);
+        if changed == 0 {
+            let kind = ["table", "index", "view", "trigger"][(pick / 16 % 4) as usize];
+            let _ = conn.execute(
+                "INSERT INTO sqlite_schema(type, name, tbl_name, rootpage, sql)
+                 VALUES (?1, ?2, 'meta', 0, ?3)",
+                rusqlite::params![kind, format!("fuzz{i}"), sql],
+            );
+        }
+    }
+    drop(conn);
+    for suffix in SIDE_FILES {
+        let _ = std::fs::remove_file(beside(p, suffix));
+    }
+}
+
+/// The SQLite reader on a whole archive file with edits of its schema.
+pub fn sqlite_schema(data: &[u8]) {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let n = usize::from(u16::from_le_bytes(*len)).min(rest.len());
+    let (edits, file) = rest.split_at(n);
+    let db = TempDb::new(file);
+    edit_schema(&db.0, edits);
+    let accepted = match open_read_only(&db.0) {
+        Ok(conn) => match SqliteSource::new(&conn) {
+            Ok(mut source) => {
+                decodes_and_round_trips(&mut source);
+                true
+            }
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    for suffix in SIDE_FILES {
+        assert!(
+            !beside(&db.0, suffix).exists(),
+            "reading wrote {suffix} beside the archive"
+        );
+    }
+    if accepted {
+        let expected = {
+            let mem = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
+            mem.execute_batch(sila_store_core::archive::sqlite::SCHEMA_V1)
+                .expect("schema");
+            schema_rows(&mem)
+        };
+        let conn = open_read_only(&db.0).expect("opened before");
+        assert_eq!(
+            schema_rows(&conn),
+            expected,
+            "an archive with another schema was read"
+        );
+    }
 }
 
 /// Writes `source` as a SQLite archive file and returns its bytes.

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+pub mod corpus;
 pub mod fuzz_checks;
 pub mod tricky_json;
 

@@ -83,6 +83,26 @@ fn write_fuzz_seeds() {
     let zip = tiny_zip();
     put("zip_reader", "tiny.zip", &zip);
     put("sqlite_reader", "tiny.db", &tiny_sqlite());
+    // sqlite_schema: edits (length, then `<row pick><SQL>` separated by byte 1), then
+    // the file. Rows 1-16 of the tiny archive's sqlite_schema; a pick past them adds
+    // an object (its type from pick / 16).
+    let with_edits = |edits: &str| {
+        let mut v = u16::try_from(edits.len()).unwrap().to_le_bytes().to_vec();
+        v.extend_from_slice(edits.as_bytes());
+        v.extend_from_slice(&tiny_sqlite());
+        v
+    };
+    put("sqlite_schema", "tiny", &with_edits(""));
+    put(
+        "sqlite_schema",
+        "generated-column",
+        &with_edits("\u{2}CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT AS (hex(zeroblob(1000)))) WITHOUT ROWID"),
+    );
+    put(
+        "sqlite_schema",
+        "view-and-trigger",
+        &with_edits("\u{3f}CREATE VIEW v AS SELECT 1\u{1}\u{2f}CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END"),
+    );
     let manifest = {
         let mut z = zip::ZipArchive::new(Cursor::new(&zip[..])).unwrap();
         let mut f = z.by_name(MANIFEST_NAME).unwrap();

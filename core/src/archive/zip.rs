@@ -10,9 +10,12 @@
 //! ```
 //!
 //! Reading refuses: a missing or unknown manifest, a newer version, absolute paths,
-//! `..`, backslashes, duplicate names, symlinks, entries not in the manifest (and the
-//! reverse), and any entry whose bytes exceed its manifest size (ZIP bombs): no entry
-//! is ever read past its promised size plus one byte.
+//! `..`, backslashes, duplicate names, a path that is both a file and a folder,
+//! symlinks, entries not in the manifest (and the reverse), entries whose local headers
+//! or data overlap (one kernel of compressed data under many names), a declared size
+//! deflate cannot give from the compressed bytes, and any entry whose bytes exceed its
+//! manifest size (ZIP bombs): no entry is ever read past its promised size plus one
+//! byte, so the output is bounded by the manifest's sizes.
 
 use std::io::{self, Read, Seek, Write};
 
@@ -37,6 +40,9 @@ pub const FORMAT_VERSION: i64 = 1;
 pub const MAX_MANIFEST: u64 = 256 << 20;
 
 const FORMAT: &str = "ZIP";
+/// Deflate's largest expansion is 1032 to 1 (a run of 258 bytes in one 2-bit code);
+/// with some slack.
+const MAX_DEFLATE_RATIO: u64 = 1040;
 
 /// The manifest: every file with its size and SHA-256.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -235,6 +241,15 @@ impl<R: Read + Seek> ZipSource<R> {
             },
             other => zip_err(other),
         })?;
+        // Every byte belongs to one entry at most: no two entries' local headers and
+        // data overlap, nor run into the central directory (the "better zip bomb" makes
+        // thousands of entries of one kernel of compressed data).
+        if zip.has_overlapping_entries().map_err(zip_err)? {
+            return Err(Error::Corrupt {
+                format: FORMAT,
+                reason: "entries overlap (two entries share compressed data or headers)".into(),
+            });
+        }
         let manifest = {
             let f = zip.by_name(MANIFEST_NAME).map_err(|e| match e {
                 zip::result::ZipError::FileNotFound => Error::NotAnArchive {
@@ -309,12 +324,30 @@ impl<R: Read + Seek> ZipSource<R> {
                 format: FORMAT,
                 reason: format!("{} is in the manifest but not in the archive", f.path),
             })?;
-            let declared = zip.by_index_raw(i).map_err(zip_err)?.size();
+            let raw = zip.by_index_raw(i).map_err(zip_err)?;
+            let (declared, packed) = (raw.size(), raw.compressed_size());
             if declared != f.size {
                 return Err(Error::SizeMismatch {
                     path: f.path.clone(),
                     expected: f.size,
                     actual: declared,
+                });
+            }
+            // What the compressed bytes could possibly give: stored is itself, deflate
+            // at most about 1032 to 1. A size beyond it is a lie, refused before reading.
+            let possible = match raw.compression() {
+                CompressionMethod::Stored => packed,
+                _ => packed
+                    .saturating_mul(MAX_DEFLATE_RATIO)
+                    .saturating_add(1 << 10),
+            };
+            if declared > possible {
+                return Err(Error::Corrupt {
+                    format: FORMAT,
+                    reason: format!(
+                        "{} declares {declared} bytes from {packed} compressed bytes",
+                        f.path
+                    ),
                 });
             }
         }

@@ -1,0 +1,131 @@
+//! The SQLite archive, format version 1: one database file per workspace.
+//!
+//! ```text
+//! PRAGMA application_id = 0x53494C41 ("SILA")   marks the file as ours
+//! PRAGMA user_version   = 1                      the format version; newer is refused
+//!
+//! meta(key, value)              format_version, space_id, writer, source_format
+//! spaces(id, name, …)           the space tree root's properties (last writer wins)
+//! op_files(id, tree_id, day, peer_id, kind, sha256, size, trailing_newline)
+//!                               one row per ops file; UNIQUE(tree_id, day, peer_id, kind)
+//!                               doubles as the (tree, day) index
+//! tree_ops(file_id, seq, clock, peer_id, tree_id, kind, target_id, parent_id, key, value, raw)
+//!                               one row per line, in file order (seq); `value` is the raw
+//!                               JSON text; `raw` holds the whole line where the structured
+//!                               form would not give back the same bytes (then the other
+//!                               columns are NULL); index (tree_id, clock, peer_id)
+//! files(hash, size, mime_type)  CAS blobs of files/static
+//! mutable_files(uuid, size, sha256)  blobs of files/var
+//! raw_files(path, size, sha256) sila.md, space.json, secrets (still encrypted), unknown files
+//! file_chunks(path, seq, deflated, data)
+//!                               content of files, mutable_files and raw_files in 1 MiB
+//!                               chunks (raw, or raw-deflate where that saves space), so a
+//!                               file of any size streams in and out in bounded memory
+//! ```
+//!
+//! The whole archive is written in one transaction; the host verifies it (read back,
+//! every hash re-checked, `PRAGMA integrity_check`) before moving it into place.
+
+//!
+//! An archive is untrusted input: [`open_untrusted`] opens it read-only and immutable
+//! (nothing is ever written beside it, not even a `-wal` or `-shm` file), with SQLite's
+//! limits lowered and a bound on the work of every query ([`harden`]); and
+//! [`SqliteSource::new`] compares the whole schema with [`SCHEMA_V1`] before running
+//! a single query on the tables, so no SQL stored in the file (a generated column, a
+//! default, a view, a trigger, an index expression) ever runs.
+
+use rusqlite::ErrorCode;
+
+use crate::error::{Error, Result};
+
+mod guard;
+mod sink;
+mod source;
+
+pub use guard::{harden, open_untrusted, MAX_VALUE};
+pub use sink::SqliteSink;
+pub use source::SqliteSource;
+
+/// `PRAGMA application_id` of our archives: "SILA" in ASCII.
+pub const APPLICATION_ID: i32 = 0x5349_4C41;
+/// The format version this build writes and reads (`PRAGMA user_version`).
+pub const FORMAT_VERSION: i64 = 1;
+/// Size of a content chunk.
+pub const CHUNK_SIZE: usize = 1 << 20;
+
+pub(crate) const FORMAT: &str = "SQLite";
+
+/// The schema of format version 1.
+pub const SCHEMA_V1: &str = r#"
+CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE spaces(
+  id TEXT PRIMARY KEY NOT NULL, uri TEXT, name TEXT, created_at TEXT, user_id TEXT,
+  ttabs_layout TEXT, theme TEXT, color_scheme TEXT, drafts TEXT);
+CREATE TABLE op_files(
+  id INTEGER PRIMARY KEY, tree_id TEXT NOT NULL, day TEXT NOT NULL, peer_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('m', 'p', 'legacy')),
+  sha256 TEXT NOT NULL, size INTEGER NOT NULL, trailing_newline INTEGER NOT NULL,
+  UNIQUE (tree_id, day, peer_id, kind));
+CREATE TABLE tree_ops(
+  file_id INTEGER NOT NULL REFERENCES op_files(id), seq INTEGER NOT NULL,
+  clock INTEGER, peer_id TEXT NOT NULL, tree_id TEXT NOT NULL,
+  kind TEXT CHECK (kind IN ('m', 'p')), target_id TEXT, parent_id TEXT, key TEXT, value TEXT,
+  raw TEXT,
+  PRIMARY KEY (file_id, seq)) WITHOUT ROWID;
+CREATE INDEX tree_ops_by_clock ON tree_ops(tree_id, clock, peer_id);
+CREATE TABLE files(hash TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, mime_type TEXT) WITHOUT ROWID;
+CREATE TABLE mutable_files(uuid TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE raw_files(path TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE file_chunks(
+  path TEXT NOT NULL, seq INTEGER NOT NULL, deflated INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (path, seq));
+"#;
+
+/// Maps an SQLite error to ours: "not a database" and "corrupt" become typed errors.
+pub(crate) fn sql(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::InvalidColumnType(..)
+    | rusqlite::Error::FromSqlConversionFailure(..)
+    | rusqlite::Error::IntegralValueOutOfRange(..)
+    | rusqlite::Error::Utf8Error(..) = e
+    {
+        return Error::Corrupt {
+            format: FORMAT,
+            reason: e.to_string(),
+        };
+    }
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotAnArchive {
+            format: FORMAT,
+            reason: "the file is not an SQLite database".into(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+            format: FORMAT,
+            reason: e.to_string(),
+        },
+        Some(ErrorCode::TooBig) => Error::Corrupt {
+            format: FORMAT,
+            reason: format!(
+                "a value or row is over the {MAX_VALUE}-byte limit of a SQLite archive ({e})"
+            ),
+        },
+        Some(ErrorCode::OperationInterrupted) => Error::Corrupt {
+            format: FORMAT,
+            reason: "a query did more work than the archive's size allows (stopped)".into(),
+        },
+        _ => Error::Sqlite(e),
+    }
+}
+
+pub(crate) trait SqlExt<T> {
+    fn sql(self) -> Result<T>;
+}
+
+impl<T> SqlExt<T> for rusqlite::Result<T> {
+    fn sql(self) -> Result<T> {
+        self.map_err(sql)
+    }
+}
+
+pub(crate) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
