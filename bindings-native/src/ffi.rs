@@ -109,7 +109,7 @@ impl From<Error> for SilaStoreError {
     }
 }
 
-type Result<T, E = SilaStoreError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = SilaStoreError> = std::result::Result<T, E>;
 
 /// Receives progress of long calls (convert, verify). Implement it in the host
 /// language; calls come from the thread that runs the operation.

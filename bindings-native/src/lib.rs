@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod ffi;
+pub mod ffi_tiers;
 pub mod fs;
 pub mod fs_store;
 pub mod object_store_store;

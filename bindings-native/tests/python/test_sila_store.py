@@ -348,3 +348,38 @@ def test_put_operation_stores_values_as_javascript_writes_them(tmp_path):
     want = [f'[{500_000 + i},"v","k",{v}]' for i, v in enumerate(node)]
     assert sum(a != b for a, b in zip(lines, want)) == 0
     assert lines == want
+
+
+def test_space_store_tiers_and_sync(tmp_path):
+    """SpaceStore: the server API (tiers, sync) from Python, on memory://. Values sent
+    through sync are stored as the lines JSON.stringify gives."""
+    import random
+    import subprocess
+    store = s.SpaceStore.open("memory://py")
+    ws_path = copy_fixture(RICH, tmp_path / "ws")
+    space = "b3ee88fc46bb4ac1bd8012feac0a7d6c"
+    assert store.push(str(ws_path)).transferred == 40
+    assert store.format(space) == "plain"
+    before = [o.line for o in store.get_operations(space, space, None, None)]
+    rng = random.Random(7)
+    texts = [_tricky_value(rng) for _ in range(50)]
+    peer = "fedcba9876543210fedcba9876543211"
+    ops = "[" + ",".join(
+        f'{{"id":{{"counter":{800_000 + i},"peerId":"{peer}"}},"targetId":"v","key":"k","value":{t}}}' for i, t in enumerate(texts)
+    ) + "]"
+    reply = json.loads(store.sync(space, space, ops, None))
+    assert len(reply) == len(before)
+    mine = [o.line for o in store.get_operations(space, space, None, None) if o.peer == peer]
+    if shutil.which("node"):
+        script = "const t=JSON.parse(require('fs').readFileSync(0,'utf8'));process.stdout.write(JSON.stringify(t.map(x=>JSON.stringify(JSON.parse(x)))))"
+        node = json.loads(subprocess.run(["node", "-e", script], input=json.dumps(texts), capture_output=True, text=True, check=True).stdout)
+        assert mine == [f'[{800_000 + i},"v","k",{v}]' for i, v in enumerate(node)]
+    # Archive and back: the same ops, files by hash.
+    store.archive(space)
+    assert store.format(space) == "sqlite"
+    assert [o.line for o in store.get_operations(space, space, None, None) if o.peer == peer] == mine
+    h = store.put_file(space, b"hello")
+    assert store.get_file(space, h) == b"hello"
+    assert store.format(space) == "plain"  # writing a file unarchived it
+    with pytest.raises(s.SilaStoreError.BadInput):
+        store.sync(space, space, "[{not json", None)

@@ -14,8 +14,10 @@ fn wchar() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("wchar: ").and_then(|v| v.trim().parse().ok()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("wchar: ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
         })
         .unwrap_or(0)
 }
@@ -23,14 +25,17 @@ fn wchar() -> u64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: put-ops-bench DIR [N]")?;
-    let n: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let n: u64 = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let engine = SpaceStorage::new(FsStore::new(&dir));
     let tree = TreeId::new("b3ee88fc46bb4ac1bd8012feac0a7d6c")?;
     let day = Day::parse("2026-03-20")?;
     let peer = "0123456789abcdef0123456789abcdef";
-    let file = format!(
-        "{dir}/space-v1/ops/b3/ee88fc46bb4ac1bd8012feac0a7d6c/2026/03/20/{peer}-p.jsonl"
-    );
+    let file =
+        format!("{dir}/space-v1/ops/b3/ee88fc46bb4ac1bd8012feac0a7d6c/2026/03/20/{peer}-p.jsonl");
     let (w0, t0) = (wchar(), std::time::Instant::now());
     for i in 1..=n {
         let op = WireOp::set(i, peer, "v1", "text", Some(r#""a message of some length""#))?
