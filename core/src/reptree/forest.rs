@@ -87,7 +87,8 @@ impl Forest {
     }
 
     /// The root of the tree holding `x`.
-    pub(super) fn root_of(&mut self, x: u32) -> u32 {
+    #[cfg(test)]
+    fn root_of(&mut self, x: u32) -> u32 {
         self.access(x);
         let mut r = x;
         while self.ch[r as usize][0] != NIL {
@@ -107,20 +108,30 @@ impl Forest {
         }
     }
 
-    /// Makes `parent` the parent of `x`, which must be the root of its tree and not an
-    /// ancestor of `parent`.
+    /// Makes `parent` the parent of `x`, which must be the root of its tree (just
+    /// [`Forest::cut`]) and not an ancestor of `parent`.
     pub(super) fn link(&mut self, x: u32, parent: u32) {
         self.access(x);
         self.fa[x as usize] = parent;
     }
 
-    /// Whether `a` is a proper ancestor of `b`.
+    /// Whether `a` is a proper ancestor of `b`: after `access(b)` the splay tree of `b`
+    /// holds exactly the path from the root to `b`; splaying `a` then brings `a` to its
+    /// top if it is on that path, which leaves `b` (the old top) within two splay
+    /// levels under it. Otherwise `b` stays the top of its own splay tree.
     pub(super) fn is_ancestor(&mut self, a: u32, b: u32) -> bool {
-        if a == b || self.root_of(a) != self.root_of(b) {
+        if a == b {
             return false;
         }
-        self.access(a);
-        self.access(b) == a
+        self.access(b);
+        self.splay(a);
+        let is_child =
+            |f: &Forest, p: u32, c: u32| f.ch[p as usize][0] == c || f.ch[p as usize][1] == c;
+        let p = self.fa[b as usize];
+        if p == NIL || !is_child(self, p, b) {
+            return false;
+        }
+        p == a || (self.fa[p as usize] == a && is_child(self, a, p))
     }
 }
 

@@ -160,7 +160,8 @@ pub struct RepTree {
     prop_op_ids: BTreeMap<String, OpId>,
     pending_moves: BTreeMap<String, Vec<usize>>,
     pending_props: BTreeMap<String, Vec<usize>>,
-    parent_before_move: BTreeMap<usize, Option<String>>,
+    /// Per op handle: the target's parent when the move was last tried, if it existed.
+    parent_before_move: Vec<Option<Option<String>>>,
     vertices: Vec<VertexState>,
     index: BTreeMap<String, usize>,
     /// The parent links as a link-cut forest (node = vertex index + 2), for the cycle
@@ -198,6 +199,26 @@ impl RepTree {
         let mut t = RepTree::default();
         t.apply_ops(ops);
         t
+    }
+
+    /// [`RepTree::from_ops`] with every cycle check a walk up the parents, as RepTree
+    /// does it: the reference the fuzz checks compare the link-cut forest with. O(n²)
+    /// on deep chains; not for untrusted input.
+    #[doc(hidden)]
+    pub fn from_ops_walking(ops: impl IntoIterator<Item = TreeOp>) -> Self {
+        let mut t = RepTree {
+            walk_ancestors: true,
+            ..RepTree::default()
+        };
+        t.apply_ops(ops);
+        t
+    }
+
+    /// Whether cycle checks still go through the link-cut forest (they walk once the
+    /// parent links hold something it cannot: a cycle, a parent that is no vertex).
+    #[doc(hidden)]
+    pub fn uses_forest(&self) -> bool {
+        !self.walk_ancestors
     }
 
     /// Applies more ops (`merge`).
@@ -408,7 +429,10 @@ impl RepTree {
         let existed = match self.vertex(&target) {
             Some(v) => {
                 let before = v.parent.clone();
-                self.parent_before_move.insert(h, before);
+                if self.parent_before_move.len() <= h {
+                    self.parent_before_move.resize(h + 1, None);
+                }
+                self.parent_before_move[h] = Some(before);
                 true
             }
             None => false,
@@ -436,7 +460,7 @@ impl RepTree {
         if !self.has(&target) {
             return;
         }
-        let Some(prev) = self.parent_before_move.get(&h).cloned() else {
+        let Some(prev) = self.parent_before_move.get(h).cloned().flatten() else {
             return;
         };
         self.state_move(&target, prev);
@@ -538,7 +562,7 @@ impl RepTree {
                 None => return self.leave_forest(),
             },
         };
-        if self.forest.root_of(p) == x {
+        if p == x || self.forest.is_ancestor(x, p) {
             return self.leave_forest();
         }
         self.forest.link(x, p);
