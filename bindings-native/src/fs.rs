@@ -217,6 +217,14 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
             ) => {}
         other => return other,
     }
+    rename_no_replace_portable(from, to)
+}
+
+/// [`rename_no_replace`] without `renameat2`: a file is hard-linked to `to` and
+/// unlinked; a folder (or a file where hard links fail) first claims `to` with an
+/// exclusive create, then is renamed over the empty claim.
+#[doc(hidden)]
+pub fn rename_no_replace_portable(from: &Path, to: &Path) -> io::Result<()> {
     let is_dir = fs::symlink_metadata(from)?.is_dir();
     if !is_dir {
         match fs::hard_link(from, to) {
