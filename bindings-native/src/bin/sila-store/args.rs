@@ -105,7 +105,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Download a space from a store into a folder (only missing or changed files).
+    /// Download a space from a store into a folder: a new or empty one, or this space's
+    /// workspace (only missing or changed files; its other files stay).
     Pull {
         #[command(flatten)]
         s3: S3Flags,
