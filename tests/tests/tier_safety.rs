@@ -348,3 +348,30 @@ async fn a_malformed_metadata_object_does_not_stop_a_sweep() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_space_without_space_json_pulls_again_into_its_own_folder() {
+    // A space only synced (Sila's server) has ops but no space.json: its folder is
+    // told by the space tree's ops folder; another space's is still refused.
+    let t = TempDir::new();
+    for (url, s) in tier_stores(&t) {
+        let d = "d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4";
+        let op: sila_store_native::tiers::WireOp = serde_json::from_value(serde_json::json!(
+            {"id": {"counter": 1, "peerId": "p1"}, "targetId": d, "parentId": null}
+        ))
+        .unwrap();
+        let tree = sila_store_core::ids::TreeId::new(d).unwrap();
+        s.sync_tree(d, &tree, &[op], None).await.unwrap();
+        let out = t.join(&format!("synced-{}", url.len()));
+        s.pull(d, &out).await.unwrap();
+        assert!(!out.join("space-v1/space.json").exists());
+        let again = s.pull(d, &out).await.unwrap();
+        assert_eq!(again.transferred, 0, "{url}");
+        // The folder of space D is not a folder of space A.
+        push(&s, &t, A).await;
+        let before = snapshot(&out);
+        let r = s.pull(A, &out).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{url}: {r:?}");
+        assert_eq!(snapshot(&out), before);
+    }
+}

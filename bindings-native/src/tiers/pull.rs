@@ -287,7 +287,9 @@ pub(super) fn check_space_id(plain: &Path, id: &str) -> Result<()> {
 }
 
 /// What `dir` is for a pull of space `id`; `InvalidArgument` if a pull may not write
-/// there (a file, a non-empty folder that is not a workspace of this space).
+/// there (a file, a non-empty folder that is not a workspace of this space). A
+/// workspace of the space: its `space.json` names it, or it has none but holds the
+/// space tree's ops folder.
 fn pull_target(dir: &Path, id: &str) -> Result<Target> {
     let io = |e| Error::io(dir.display().to_string(), e);
     let meta = match std::fs::metadata(dir) {
@@ -313,12 +315,21 @@ fn pull_target(dir: &Path, id: &str) -> Result<Target> {
             id,
             &format!("it is a workspace of space {found}"),
         )),
+        // No space.json (a space only synced has none): the space tree's own ops
+        // folder tells.
+        None if !p.exists() && space_tree_dir(dir, id).is_dir() => Ok(Target::Workspace),
         None => Err(not_ours(
             dir,
             id,
             "it is not empty and holds no workspace of this space",
         )),
     }
+}
+
+/// `space-v1/ops/<id[0..2]>/<id[2..]>`: where the ops of the space tree live.
+fn space_tree_dir(dir: &Path, id: &str) -> PathBuf {
+    let (a, b) = (id.get(..2).unwrap_or(id), id.get(2..).unwrap_or(""));
+    dir.join("space-v1/ops").join(a).join(b)
 }
 
 fn not_ours(dir: &Path, id: &str, why: &str) -> Error {
