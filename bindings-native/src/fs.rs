@@ -196,3 +196,81 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     let _ = dir;
     Ok(())
 }
+
+/// Moves `from` (a file or a folder) to `to` only if nothing is at `to`: an
+/// `AlreadyExists` error otherwise, whatever appeared there meanwhile, and `from` is
+/// left in place.
+///
+/// Linux: `renameat2(RENAME_NOREPLACE)`, atomic. Where the file system or the kernel
+/// lacks it (and elsewhere): a file is hard-linked to `to` (which fails if `to` exists)
+/// and then unlinked; a folder, or a file on a file system without hard links, first
+/// claims `to` with an exclusive create (an empty folder, or an empty file) and is then
+/// renamed over that claim. Something written into the claimed folder in between makes
+/// the rename fail rather than be replaced.
+pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    match renameat2_no_replace(from, to) {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+            ) => {}
+        other => return other,
+    }
+    rename_no_replace_portable(from, to)
+}
+
+/// [`rename_no_replace`] without `renameat2`: a file is hard-linked to `to` and
+/// unlinked; a folder (or a file where hard links fail) first claims `to` with an
+/// exclusive create, then is renamed over the empty claim.
+#[doc(hidden)]
+pub fn rename_no_replace_portable(from: &Path, to: &Path) -> io::Result<()> {
+    let is_dir = fs::symlink_metadata(from)?.is_dir();
+    if !is_dir {
+        match fs::hard_link(from, to) {
+            Ok(()) => return fs::remove_file(from),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+            Err(_) => {}
+        }
+    }
+    // Claim the name, then rename over the (empty) claim.
+    if is_dir {
+        fs::create_dir(to)?;
+    } else {
+        File::create_new(to)?;
+    }
+    fs::rename(from, to).inspect_err(|_| {
+        let _ = if is_dir {
+            fs::remove_dir(to)
+        } else {
+            fs::remove_file(to)
+        };
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn renameat2_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))
+    };
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: both paths are NUL-terminated C strings that live across the call;
+    // AT_FDCWD makes them relative to the working directory, as `fs::rename` does.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -14,7 +14,7 @@ use sila_store_core::convert::{compare, copy_all};
 use sila_store_core::entries::{listing, EntrySource, Progress};
 use sila_store_core::{Error, Result};
 
-use crate::fs::{sync_dir, PlainSink, PlainSource};
+use crate::fs::{rename_no_replace, sync_dir, PlainSink, PlainSource};
 
 /// The three workspace formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,7 +217,7 @@ pub fn convert(
         })
     })?;
     compare(&expected, &actual)?;
-    replace(&tmp, dst, dst_exists)?;
+    replace(&tmp, dst, opts.force)?;
     let mut tmp = tmp;
     tmp.keep = true;
     Ok(ConvertReport {
@@ -303,10 +303,20 @@ fn write_to(
     }
 }
 
-/// Moves `tmp` to `dst`, replacing what is there (kept aside until the move is done).
-fn replace(tmp: &TempPath, dst: &Path, dst_exists: bool) -> Result<()> {
+/// Moves `tmp` to `dst`. Without `force` nothing at `dst` is replaced, not even what
+/// appeared there while converting (`AlreadyExists`, and `tmp` is deleted). With
+/// `force` what is there is replaced (kept aside until the move is done).
+fn replace(tmp: &TempPath, dst: &Path, force: bool) -> Result<()> {
     let err = |e| Error::io(dst.display().to_string(), e);
-    if dst_exists {
+    if !force {
+        rename_no_replace(&tmp.path, dst).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::AlreadyExists(dst.display().to_string())
+            } else {
+                err(e)
+            }
+        })?;
+    } else if fs::symlink_metadata(dst).is_ok() {
         let old = TempPath::beside(dst, "old")?;
         fs::rename(dst, &old.path).map_err(err)?;
         if let Err(e) = fs::rename(&tmp.path, dst) {

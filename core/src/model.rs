@@ -137,7 +137,8 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
         let tree = key.tree.as_str();
         if current.as_ref().is_some_and(|(t, _)| t != tree) {
             if let Some((t, ops)) = current.take() {
-                out.insert(t, RepTree::from_ops(ops));
+                let tree = rebuilt(&t, ops)?;
+                out.insert(t, tree);
             }
         }
         let ops = &mut current
@@ -156,18 +157,38 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
         );
     }
     if let Some((t, ops)) = current {
-        out.insert(t, RepTree::from_ops(ops));
+        let tree = rebuilt(&t, ops)?;
+        out.insert(t, tree);
     }
     Ok(out)
+}
+
+/// A tree rebuilt from its ops, or `Corrupt` if it had to be given up
+/// ([`RepTree::overloaded`]).
+fn rebuilt(tree: &str, ops: impl IntoIterator<Item = TreeOp>) -> Result<RepTree> {
+    let t = RepTree::from_ops(ops);
+    if t.overloaded() {
+        return Err(crate::Error::Corrupt {
+            format: "ops",
+            reason: format!(
+                "tree {tree}: its moves arrive so far out of order that rebuilding it would take more than {} undo and redo steps",
+                crate::reptree::REPLAY_BUDGET
+            ),
+        });
+    }
+    Ok(t)
 }
 
 /// One tree rebuilt from its ops.
 pub fn load_tree(source: &mut dyn EntrySource, tree: &TreeId) -> Result<RepTree> {
     let ops = source.get_operations(tree, None, None)?;
-    Ok(RepTree::from_ops(ops.iter().filter_map(|o| {
-        let kind = OpsFileKind::parse(&o.file_kind)?;
-        sila_tree_op(&o.line, kind, &o.peer)
-    })))
+    rebuilt(
+        tree.as_str(),
+        ops.iter().filter_map(|o| {
+            let kind = OpsFileKind::parse(&o.file_kind)?;
+            sila_tree_op(&o.line, kind, &o.peer)
+        }),
+    )
 }
 
 /// A vertex, for hosts: id, parent, properties as JSON text.
@@ -488,7 +509,11 @@ impl SpaceModel {
                         out.push(self.file_info(tree_id, c, &folder));
                     } else {
                         let name = str_prop(c, "name").unwrap_or_else(|| c.id.clone());
-                        let sub = if folder.is_empty() {
+                        let sub = if folder.ends_with(FOLDER_CUT) {
+                            folder.clone()
+                        } else if folder.len() + name.len() >= MAX_FOLDER_LEN {
+                            format!("{folder}{FOLDER_CUT}")
+                        } else if folder.is_empty() {
                             name
                         } else {
                             format!("{folder}/{name}")
@@ -686,6 +711,13 @@ fn message_info(v: &VertexState) -> MessageInfo {
         files,
     }
 }
+
+/// Longest folder path [`SpaceModel::files`] spells out: deeper folders end in
+/// [`FOLDER_CUT`], so a chain of thousands of nested folders costs no O(depth²).
+pub const MAX_FOLDER_LEN: usize = 1024;
+
+/// The end of a folder path cut at [`MAX_FOLDER_LEN`].
+pub const FOLDER_CUT: &str = "/…";
 
 /// Whether a vertex is live: reachable from the root without passing the null vertex.
 pub fn is_live(tree: &RepTree, id: &str) -> bool {

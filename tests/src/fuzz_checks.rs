@@ -24,6 +24,11 @@
 //!   the reader accepts the archive, its schema is exactly the one this version writes
 //!   (then the round trips of `sqlite_reader` apply).
 //! * `manifest`: the bytes are a ZIP manifest; a valid one re-encodes to a fixed point.
+//! * `reptree_ops`: the bytes are a recipe of tree ops, deep and wide: single moves
+//!   and properties, chains of up to 256 moves (in order, reversed, newest
+//!   first), fan-outs re-parented child by child, moves that would close a cycle,
+//!   duplicates, peers racing. The RepTree port must build the same tree with its
+//!   link-cut forest as with RepTree's own walk up the parents, and never panic.
 //! * `secrets`: the first byte picks decrypt-arbitrary-bytes or encrypt-then-decrypt of
 //!   arbitrary names and values; a decrypted file re-encrypts (same key variant) to a
 //!   fixed point.
@@ -62,6 +67,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("sqlite_schema", sqlite_schema),
     ("manifest", manifest),
     ("secrets", secrets),
+    ("reptree_ops", reptree_ops),
 ];
 
 const KINDS: [OpsFileKind; 3] = [OpsFileKind::Moves, OpsFileKind::Props, OpsFileKind::Legacy];
@@ -476,4 +482,140 @@ pub fn inputs_in(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     out
+}
+
+/// Largest number of ops a `reptree_ops` recipe expands to (the walking reference is
+/// O(n²) on chains).
+const MAX_RECIPE_OPS: usize = 8_000;
+
+/// The ops a `reptree_ops` recipe describes: 4-byte records `[kind, a, b, c]`.
+pub fn recipe_ops(data: &[u8]) -> Vec<sila_store_core::reptree::TreeOp> {
+    use sila_store_core::reptree::{OpId, OpKind, TreeOp};
+    let mut ops: Vec<TreeOp> = Vec::new();
+    let mut clock: u64 = 1;
+    let pool = |i: u8| -> String { format!("v{}", i % 24) };
+    let parent_of = |b: u8| -> Option<String> {
+        match b {
+            255 => None,
+            254 => Some(String::new()),
+            253 => Some("0".into()),
+            _ => Some(format!("v{}", b % 24)),
+        }
+    };
+    let peer = |k: u8| ["pa", "pb", "pc"][usize::from(k >> 3) % 3].to_string();
+    let mv = |counter: u64, peer: String, target: String, parent: Option<String>| TreeOp {
+        id: OpId { counter, peer },
+        target,
+        kind: OpKind::Move { parent },
+    };
+    for (n, r) in data.chunks_exact(4).enumerate() {
+        if ops.len() >= MAX_RECIPE_OPS {
+            break;
+        }
+        let (k, a, b, c) = (r[0], r[1], r[2], r[3]);
+        // Counters: mostly ahead of everything, sometimes old (out of order).
+        let mut counter = |c: u8| {
+            clock += 1;
+            if c < 160 {
+                clock
+            } else {
+                u64::from(c - 160)
+            }
+        };
+        match k % 6 {
+            0 => {
+                let id = counter(c);
+                ops.push(mv(id, peer(k), pool(a), parent_of(b)));
+            }
+            1 => {
+                let id = counter(c);
+                ops.push(TreeOp {
+                    id: OpId {
+                        counter: id,
+                        peer: peer(k),
+                    },
+                    target: pool(a),
+                    kind: OpKind::Set {
+                        key: ["name", "_c", "main", "x"][usize::from(b % 4)].into(),
+                        value: (c % 5 != 0).then(|| c.to_string()),
+                    },
+                });
+            }
+            2 | 3 => {
+                // A chain of new vertices under `b`, or a fan-out of new children of
+                // `b` then moved one by one under `c`.
+                let len = 1 + usize::from(a);
+                let names: Vec<String> = (0..len).map(|i| format!("n{n}-{i}")).collect();
+                let mut chain: Vec<TreeOp> = (0..len)
+                    .map(|i| {
+                        let parent = if k % 6 == 3 || i == 0 {
+                            parent_of(b)
+                        } else {
+                            Some(names[i - 1].clone())
+                        };
+                        mv(0, peer(k), names[i].clone(), parent)
+                    })
+                    .collect();
+                if k % 6 == 3 {
+                    chain.extend(
+                        names
+                            .iter()
+                            .map(|t| mv(0, peer(k), t.clone(), parent_of(c))),
+                    );
+                }
+                // Counters in order or newest first; delivery in order or reversed.
+                for (i, op) in chain.iter_mut().enumerate() {
+                    op.id.counter = if c & 1 == 0 {
+                        clock + 1 + i as u64
+                    } else {
+                        clock + (len * 2 - i) as u64
+                    };
+                }
+                clock += (len * 2 + 1) as u64;
+                if c & 2 != 0 {
+                    chain.reverse();
+                }
+                // A move that would close a cycle: the first under the last.
+                if c & 4 != 0 && len > 1 {
+                    clock += 1;
+                    chain.push(mv(
+                        clock,
+                        peer(k),
+                        names[0].clone(),
+                        Some(names[len - 1].clone()),
+                    ));
+                }
+                ops.extend(chain);
+            }
+            4 => {
+                if let Some(op) = ops.get(usize::from(a) % ops.len().max(1)).cloned() {
+                    ops.push(op);
+                }
+            }
+            _ => {
+                // Racing peers: the same target moved by two peers with one counter.
+                let id = counter(c);
+                ops.push(mv(id, "pa".into(), pool(a), parent_of(b)));
+                ops.push(mv(id, "pb".into(), pool(a), parent_of(c)));
+            }
+        }
+    }
+    ops.truncate(MAX_RECIPE_OPS);
+    ops
+}
+
+/// The RepTree port on a deep and wide op set: the link-cut forest must give the
+/// tree RepTree's walk gives.
+pub fn reptree_ops(data: &[u8]) {
+    let ops = recipe_ops(data);
+    let fast = RepTree::from_ops(ops.clone());
+    let slow = RepTree::from_ops_walking(ops);
+    assert_eq!(fast.overloaded(), slow.overloaded(), "budget differs");
+    assert_eq!(
+        fast.vertices(),
+        slow.vertices(),
+        "the forest and the walk built different trees"
+    );
+    assert_eq!(fast.root().map(|r| &r.id), slow.root().map(|r| &r.id));
+    let _ = vertex_list(&fast);
 }

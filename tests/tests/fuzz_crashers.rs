@@ -4,7 +4,8 @@
 //!
 //! The seeds are written by `write_fuzz_seeds` (ignored; run it with `--ignored` after
 //! a format change): a tiny workspace as ZIP and SQLite (512-byte pages, so the fuzzer
-//! works on a few KiB), its manifest, ops files of every kind, and `secrets` files.
+//! works on a few KiB), its manifest, ops files of every kind, `secrets` files, and
+//! recipes of deep and wide tree op sets.
 
 use std::fs;
 use std::io::Cursor;
@@ -152,6 +153,31 @@ fn write_fuzz_seeds() {
     let mut secrets_b = vec![0u8];
     secrets_b.extend_from_slice(b.as_bytes());
     put("secrets", "variant-b", &secrets_b);
+    // Recipes of tree ops (see `recipe_ops`): a chain of 256 moves under the root; one
+    // of 61 newest first and delivered in reverse; a chain with a move closing a cycle
+    // and an old move; fan-outs re-parented one by one (in order, and newest first
+    // reversed); a mix.
+    for (name, recipe) in [
+        ("chain", &[0, 0, 255, 1, 2, 255, 0, 0][..]),
+        ("chain-newest-first-reversed", &[0, 0, 255, 1, 2, 60, 0, 3]),
+        (
+            "chain-with-cycle",
+            &[0, 0, 255, 1, 2, 100, 0, 4, 0, 0, 5, 170],
+        ),
+        (
+            "fanout-reparented",
+            &[0, 0, 255, 1, 0, 1, 0, 2, 3, 200, 0, 0, 3, 60, 1, 3],
+        ),
+        (
+            "mixed",
+            &[
+                0, 0, 255, 1, 1, 0, 0, 7, 0, 2, 0, 3, 0, 3, 2, 4, 5, 3, 253, 0, 4, 1, 0, 0, 0, 2,
+                3, 200, 1, 3, 1, 9, 2, 20, 2, 6, 0, 0, 254, 9,
+            ],
+        ),
+    ] {
+        put("reptree_ops", name, recipe);
+    }
     put(
         "secrets",
         "pairs",

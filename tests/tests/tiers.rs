@@ -12,39 +12,11 @@ use sila_store_core::ids::TreeId;
 use sila_store_core::Error;
 use sila_store_native::tiers::{Tier, TierStore, WireOp};
 use sila_store_tests::{
-    all_fixtures, copy_dir, fixtures_dir, for_each_file, sha256_listing, TempDir,
+    all_fixtures, copy_dir, fixtures_dir, for_each_file, sha256_listing, tier_stores as stores,
+    TempDir,
 };
 
 static RUN: AtomicU64 = AtomicU64::new(0);
-
-/// Every store to test, each under a fresh prefix.
-fn stores(t: &TempDir) -> Vec<(String, TierStore)> {
-    let n = RUN.fetch_add(1, Ordering::SeqCst);
-    let pid = std::process::id();
-    // Short keys: s3s-fs keeps object metadata in a file named by the base64 of the
-    // key, so keys longer than about 160 bytes fail there (real S3 allows 1,024).
-    let mut urls = vec![
-        format!("memory://t{pid}-{n}"),
-        format!("file://{}", t.join(&format!("store-{n}")).display()),
-    ];
-    match std::env::var("SILA_STORE_S3") {
-        Ok(s3) => urls.push(format!(
-            "{}/{:x}-{n}",
-            s3.trim_end_matches('/'),
-            pid & 0xffff
-        )),
-        Err(_) if std::env::var_os("SILA_STORE_REQUIRE_S3").is_some() => {
-            panic!("SILA_STORE_S3 is not set but SILA_STORE_REQUIRE_S3 is")
-        }
-        Err(_) => eprintln!("no SILA_STORE_S3: testing memory:// and file:// only"),
-    }
-    urls.into_iter()
-        .map(|u| {
-            let s = TierStore::open(&u).unwrap_or_else(|e| panic!("{u}: {e}"));
-            (u, s)
-        })
-        .collect()
-}
 
 fn space_id(fx: &Path) -> String {
     let j = std::fs::read(fx.join("space-v1/space.json")).unwrap();

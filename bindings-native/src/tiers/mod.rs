@@ -19,7 +19,9 @@
 //! the metadata names; running the command again finishes the job (it also cleans up
 //! what a crash left in the other tier).
 
+mod pull;
 pub mod store;
+mod sweep;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,13 +34,14 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 use serde::{Deserialize, Serialize};
 use sila_store_core::entries::{listing, Operation};
 use sila_store_core::ids::{Day, PeerId, Sha256Hex, TreeId};
-use sila_store_core::layout::{safe_relative_path, EntryKind, OpsFileKey};
+use sila_store_core::layout::{EntryKind, OpsFileKey};
 use sila_store_core::ops::{line_of, OpsText};
 use sila_store_core::{Error, Result};
 
 use crate::fs::PlainSource;
 use crate::workspace::{convert, ConvertOptions};
 pub use store::{backend, Instrumented, Instruments, S3Options, TierStore};
+pub use sweep::SweepItem;
 
 /// How many requests run at once when moving many files.
 pub const CONCURRENCY: usize = 8;
@@ -228,6 +231,32 @@ fn valid_space_id(id: &str) -> Result<()> {
     TreeId::new(id).map(|_| ())
 }
 
+/// Refuses metadata this version did not write, or that names another space than the
+/// object it was read from (every step would then act on that other space's objects).
+fn check_metadata(meta: &TierMetadata, id: &str) -> Result<()> {
+    let corrupt = |reason: String| Error::Corrupt {
+        format: "tier metadata",
+        reason: format!("metadata/{id}.json: {reason}"),
+    };
+    if meta.format != "sila-store-tier" {
+        return Err(corrupt(format!(
+            "format {:?}, not \"sila-store-tier\"",
+            meta.format
+        )));
+    }
+    if meta.version != 1 {
+        return Err(Error::UnsupportedVersion {
+            format: "tier metadata",
+            found: i64::from(meta.version),
+            supported: 1,
+        });
+    }
+    if meta.space_id != id {
+        return Err(corrupt(format!("it names space {:?}", meta.space_id)));
+    }
+    Ok(())
+}
+
 impl TierStore {
     fn meta_key(&self, id: &str) -> ObjPath {
         self.key(&format!("metadata/{id}.json"))
@@ -261,8 +290,9 @@ impl TierStore {
                 let meta: TierMetadata =
                     serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
                         format: "tier metadata",
-                        reason: e.to_string(),
+                        reason: format!("metadata/{id}.json: {e}"),
                     })?;
+                check_metadata(&meta, id)?;
                 Ok(Some((meta, version)))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -508,132 +538,6 @@ impl TierStore {
         .boxed()
     }
 
-    /// Downloads a space's active files into `dir` (created if missing); only files
-    /// missing or different locally move, and each is checked against the index. An
-    /// archived space is downloaded as its archive and converted.
-    pub async fn pull(&self, id: &str, dir: &Path) -> Result<TierReport> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.pull_once(id, dir).await {
-                // The tier changed under us (archived or unarchived meanwhile).
-                Err(Error::NotFound(_) | Error::HashMismatch { .. }) if attempts < 5 => continue,
-                other => return other,
-            }
-        }
-    }
-
-    async fn pull_once(&self, id: &str, dir: &Path) -> Result<TierReport> {
-        let start = self.instruments().requests();
-        let (meta, _) = self.require_metadata(id).await?;
-        let mut report = TierReport {
-            space_id: id.into(),
-            action: "pull".into(),
-            ..Default::default()
-        };
-        match meta.tier {
-            Tier::Archived => {
-                let tmp = TempFile::new(dir, "pull.db")?;
-                self.download_archive(&meta, &tmp.0).await?;
-                let r = tokio::task::block_in_place(|| {
-                    convert(&tmp.0, dir, ConvertOptions { force: true }, &mut |_| {})
-                })?;
-                report.transferred = 1;
-                report.bytes = r.bytes;
-            }
-            Tier::Active => {
-                let (n, bytes, skipped) = self.download_active(id, &meta, dir).await?;
-                report.transferred = n;
-                report.bytes = bytes;
-                report.skipped = skipped;
-            }
-        }
-        report.requests = self.instruments().requests() - start;
-        Ok(report)
-    }
-
-    fn download_active<'a>(
-        &'a self,
-        id: &'a str,
-        meta: &'a TierMetadata,
-        dir: &'a Path,
-    ) -> futures::future::BoxFuture<'a, Result<(u64, u64, u64)>> {
-        async move {
-            let mut todo = Vec::new();
-            let mut skipped = 0;
-            for (p, e) in &meta.files {
-                safe_relative_path(p)?;
-                let local = dir.join(p);
-                let same = match tokio::fs::read(&local).await {
-                    Ok(b) => b.len() as u64 == e.size && Sha256Hex::of(&b).as_str() == e.sha256,
-                    Err(_) => false,
-                };
-                if same {
-                    skipped += 1;
-                } else {
-                    todo.push((p.clone(), e.clone()));
-                }
-            }
-            let n = todo.len() as u64;
-            let bytes = todo.iter().map(|t| t.1.size).sum();
-            let jobs: Vec<(String, IndexEntry, ObjPath, PathBuf)> = todo
-                .into_iter()
-                .map(|(p, e)| {
-                    let key = self.active_key(id, &meta.epoch, &p);
-                    let path = dir.join(&p);
-                    (p, e, key, path)
-                })
-                .collect();
-            let store = Arc::clone(&self.store);
-            futures::stream::iter(jobs.into_iter().map(move |(p, e, key, path)| {
-                let store = Arc::clone(&store);
-                async move {
-                    let b = store
-                        .get(&key)
-                        .await
-                        .map_err(backend)?
-                        .bytes()
-                        .await
-                        .map_err(backend)?
-                        .to_vec();
-                    let b = indexed_part(&p, &e, b);
-                    let got = Sha256Hex::of(&b);
-                    if b.len() as u64 != e.size || got.as_str() != e.sha256 {
-                        return Err(Error::HashMismatch {
-                            path: p,
-                            expected: e.sha256,
-                            actual: got.as_str().into(),
-                        });
-                    }
-                    write_atomic(&path, &b).await
-                }
-            }))
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-            Ok((n, bytes, skipped))
-        }
-        .boxed()
-    }
-
-    async fn download_archive(&self, meta: &TierMetadata, to: &Path) -> Result<()> {
-        let info = meta.archive.as_ref().ok_or_else(|| Error::Corrupt {
-            format: "tier metadata",
-            reason: "archived without archive info".into(),
-        })?;
-        let key = self.archive_key(&meta.space_id, &info.name);
-        let b = self.get_bytes(&key).await?;
-        let got = Sha256Hex::of(&b);
-        if b.len() as u64 != info.size || got.as_str() != info.sha256 {
-            return Err(Error::HashMismatch {
-                path: key.to_string(),
-                expected: info.sha256.clone(),
-                actual: got.as_str().into(),
-            });
-        }
-        write_atomic(to, &b).await
-    }
-
     /// Moves an active space to the archived tier (see the module docs for the
     /// steps). Running it again after a crash finishes the job.
     pub fn archive<'a>(
@@ -777,6 +681,7 @@ impl TierStore {
             tokio::task::block_in_place(|| {
                 convert(&db, &plain, ConvertOptions::default(), &mut |_| {})
             })?;
+            pull::check_space_id(&plain, id)?;
             let mut source = PlainSource::open(&plain)?;
             let files = listing(&mut source, &mut |_| {})?;
             let epoch = new_epoch();
@@ -845,21 +750,6 @@ impl TierStore {
             Ok(report)
         }
         .boxed()
-    }
-
-    /// Opens a space for use: unarchives it if archived ("unarchive on access"), then
-    /// pulls its files into `dir`.
-    pub async fn open_space(&self, id: &str, dir: &Path) -> Result<TierReport> {
-        if let Some((m, _)) = self.read_metadata(id).await? {
-            if m.tier == Tier::Archived {
-                // Another server opening it at the same time may win: fine.
-                match self.unarchive(id).await {
-                    Ok(_) | Err(Error::Conflict(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        self.pull(id, dir).await
     }
 
     /// Deletes the active objects of an archived space and clears the cleanup flag.
@@ -955,89 +845,6 @@ impl TierStore {
         .try_collect::<Vec<()>>()
         .await?;
         Ok(n)
-    }
-
-    /// Every space the store knows: by metadata, and by active objects without one.
-    pub async fn spaces(&self) -> Result<BTreeMap<String, Option<TierMetadata>>> {
-        let mut out = BTreeMap::new();
-        for m in self.list_keys(&self.key("metadata")).await? {
-            let name = m.location.filename().unwrap_or_default();
-            if let Some(id) = name.strip_suffix(".json") {
-                if let Some((meta, _)) = self.read_metadata(id).await? {
-                    out.insert(id.to_string(), Some(meta));
-                }
-            }
-        }
-        let active = self
-            .store
-            .list_with_delimiter(Some(&self.key("active")))
-            .await
-            .map_err(backend)?;
-        for p in active.common_prefixes {
-            if let Some(id) = p.filename() {
-                out.entry(id.to_string()).or_insert(None);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Archives every active space idle for more than `inactive_days` (last activity
-    /// from its metadata, else its newest object), `concurrency` at a time.
-    pub async fn sweep(
-        &self,
-        inactive_days: u64,
-        dry_run: bool,
-        concurrency: usize,
-    ) -> Result<Vec<SweepItem>> {
-        let cutoff = now_ms().saturating_sub(inactive_days * 86_400_000);
-        let mut candidates = Vec::new();
-        let mut items = Vec::new();
-        for (id, meta) in self.spaces().await? {
-            let last = match &meta {
-                Some(m) if m.tier == Tier::Archived => {
-                    items.push(SweepItem::new(
-                        &id,
-                        "already archived",
-                        Some(m.last_activity_ms),
-                    ));
-                    continue;
-                }
-                Some(m) => m.last_activity_ms,
-                None => self
-                    .list_keys(&self.key(&format!("active/{id}")))
-                    .await?
-                    .iter()
-                    .map(|o| o.last_modified.timestamp_millis().max(0) as u64)
-                    .max()
-                    .unwrap_or(0),
-            };
-            if last > cutoff {
-                items.push(SweepItem::new(&id, "active (recent)", Some(last)));
-            } else if meta.is_none() {
-                items.push(SweepItem::new(
-                    &id,
-                    "skipped: no metadata (push it once to index it)",
-                    Some(last),
-                ));
-            } else if dry_run {
-                items.push(SweepItem::new(&id, "would archive", Some(last)));
-            } else {
-                candidates.push((id, last));
-            }
-        }
-        let done: Vec<SweepItem> =
-            futures::stream::iter(candidates.into_iter().map(|(id, last)| async move {
-                match self.archive(&id).await {
-                    Ok(_) => SweepItem::new(&id, "archived", Some(last)),
-                    Err(e) => SweepItem::new(&id, &format!("failed: {e}"), Some(last)),
-                }
-            }))
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-        items.extend(done);
-        items.sort_by(|a, b| a.space_id.cmp(&b.space_id));
-        Ok(items)
     }
 
     /// The seed's `syncWorkspace`: stores the ops of `tree` the server lacks (dedup by
@@ -1385,28 +1192,6 @@ pub(crate) fn key_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
 
 /// Lines to append per ops file, each with the op id it carries.
 type NewLines = BTreeMap<OpsFileKey, Vec<(String, (u64, String))>>;
-
-/// One line of a sweep's summary.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SweepItem {
-    /// The space.
-    pub space_id: String,
-    /// What happened.
-    pub outcome: String,
-    /// Its last activity (Unix ms), if known.
-    pub last_activity_ms: Option<u64>,
-}
-
-impl SweepItem {
-    fn new(id: &str, outcome: &str, last: Option<u64>) -> Self {
-        SweepItem {
-            space_id: id.into(),
-            outcome: outcome.into(),
-            last_activity_ms: last,
-        }
-    }
-}
 
 pub use sila_store_core::ops::wire::{WireOp, WireOpId};
 

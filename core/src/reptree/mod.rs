@@ -24,12 +24,43 @@
 //! Peer ids are compared by bytes; RepTree uses `localeCompare`, which agrees for the
 //! lowercase hex ids Sila generates (checked on 20,000 random pairs, SILA-FORMAT.md).
 //! Differential tests against the real `reptree@0.9.0` are in `tests/`.
+//!
+//! Cost: unlike RepTree, no step walks a whole chain. The cycle check of a move asks a
+//! link-cut forest ([`forest`]) that mirrors the parent links (O(log n) amortised; a
+//! plain walk made a chain of n moves O(n²)), children leave a list lazily (a wide
+//! fan-out re-parented child by child stays linear), and stashed moves are applied
+//! from a work list, not by recursion. Replaying moves that arrive out of order (undo
+//! the later moves, apply, redo them) is RepTree's algorithm and stays: a tree whose
+//! ops would need more than [`REPLAY_BUDGET`] undo and redo steps is given up
+//! ([`RepTree::overloaded`]) instead of keeping a reader busy for minutes.
+
+mod forest;
+mod js;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cmp::Ordering;
+
+use forest::Forest;
+use js::json_string;
+pub use js::{js_date_value, js_falsy, v8_sort};
+
+/// Undo and redo steps a tree may take to place moves that arrive out of order before
+/// it is given up ([`RepTree::overloaded`]). Each out-of-order move replays the moves
+/// newer than it, so real histories (peers whose concurrent moves interleave) need a
+/// few per op; two peers with 1,000 concurrent moves each, fully interleaved, about
+/// 10⁶. Two million steps take about 1.5 s (release build, measured on a replay of
+/// 3,000 moves each older than all before it).
+pub const REPLAY_BUDGET: u64 = 2_000_000;
+
+/// Forest node of the `""` parent: RepTree's ancestor walk stops at a falsy parent,
+/// but a parent id `""` still equals a target `""`.
+const EMPTY_PARENT_NODE: u32 = 1;
+
+/// Not an index into a parent's children.
+const NO_SLOT: usize = usize::MAX;
 
 /// The id of the null vertex, RepTree's trash.
 pub const NULL_VERTEX_ID: &str = "0";
@@ -131,9 +162,31 @@ pub struct RepTree {
     prop_op_ids: BTreeMap<String, OpId>,
     pending_moves: BTreeMap<String, Vec<usize>>,
     pending_props: BTreeMap<String, Vec<usize>>,
-    parent_before_move: BTreeMap<usize, Option<String>>,
+    /// Per op handle: the target's parent when the move was last tried, if it existed.
+    parent_before_move: Vec<Option<Option<String>>>,
     vertices: Vec<VertexState>,
     index: BTreeMap<String, usize>,
+    /// The parent links as a link-cut forest (node = vertex index + 2), for the cycle
+    /// check of moves.
+    forest: Forest,
+    /// Set if the parent links ever leave what the forest holds (a cycle, a parent
+    /// that is not a vertex): cycle checks then walk, exactly as RepTree does.
+    walk_ancestors: bool,
+    /// Per vertex: the index of its live entry in its parent's `children`.
+    child_slot: Vec<usize>,
+    /// Per vertex: entries of its `children` whose child has left.
+    stale: Vec<usize>,
+    /// Vertices whose `children` hold stale entries.
+    dirty: Vec<usize>,
+    /// Undo and redo steps taken so far.
+    replay_steps: u64,
+    /// Set when placing a move would have exceeded [`REPLAY_BUDGET`].
+    overloaded: bool,
+}
+
+/// The forest node of vertex `i`.
+fn node(i: usize) -> u32 {
+    (i + 2) as u32
 }
 
 /// `!x` in JavaScript for a parent id: null or empty string.
@@ -150,9 +203,32 @@ impl RepTree {
         t
     }
 
+    /// [`RepTree::from_ops`] with every cycle check a walk up the parents, as RepTree
+    /// does it: the reference the fuzz checks compare the link-cut forest with. O(n²)
+    /// on deep chains; not for untrusted input.
+    #[doc(hidden)]
+    pub fn from_ops_walking(ops: impl IntoIterator<Item = TreeOp>) -> Self {
+        let mut t = RepTree {
+            walk_ancestors: true,
+            ..RepTree::default()
+        };
+        t.apply_ops(ops);
+        t
+    }
+
+    /// Whether cycle checks still go through the link-cut forest (they walk once the
+    /// parent links hold something it cannot: a cycle, a parent that is no vertex).
+    #[doc(hidden)]
+    pub fn uses_forest(&self) -> bool {
+        !self.walk_ancestors
+    }
+
     /// Applies more ops (`merge`).
     pub fn apply_ops(&mut self, ops: impl IntoIterator<Item = TreeOp>) {
         for op in ops {
+            if self.overloaded {
+                break;
+            }
             if self.known_ops.contains(&op.id.key()) {
                 continue;
             }
@@ -165,6 +241,15 @@ impl RepTree {
                 self.apply_property(h);
             }
         }
+        for p in core::mem::take(&mut self.dirty) {
+            self.compact_children(p);
+        }
+    }
+
+    /// Whether this tree was given up: placing its out-of-order moves would have taken
+    /// more than [`REPLAY_BUDGET`] undo and redo steps. Its state is then incomplete.
+    pub fn overloaded(&self) -> bool {
+        self.overloaded
     }
 
     /// The root: the first vertex, in creation order, with a null parent that is not
@@ -248,15 +333,48 @@ impl RepTree {
         self.known_ops.insert(k);
     }
 
+    /// RepTree's `applyMove`, whose tail `applyPendingMovesForParent` recurses into
+    /// the moves stashed for the target: here a stack of those lists, in the same
+    /// (depth-first) order, so a chain of stashed moves costs no stack.
     fn apply_move(&mut self, h: usize) {
+        let mut stack: Vec<(Vec<usize>, usize)> = Vec::new();
+        let mut next = Some(h);
+        loop {
+            if let Some(h) = next.take() {
+                if let Some(target) = self.apply_one_move(h) {
+                    if self.has(&target) {
+                        if let Some(pending) = self.pending_moves.remove(&target) {
+                            stack.push((pending, 0));
+                        }
+                    }
+                }
+            }
+            match stack.last_mut() {
+                None => break,
+                Some((list, i)) if *i < list.len() => {
+                    next = Some(list[*i]);
+                    *i += 1;
+                }
+                Some(_) => {
+                    stack.pop();
+                }
+            }
+        }
+    }
+
+    /// `applyMove` up to its tail: stashes the op if its parent is missing, else
+    /// places it among the moves (undoing and redoing the later ones). Returns the
+    /// target whose stashed moves come next, `None` if the op was stashed (or the tree
+    /// given up).
+    fn apply_one_move(&mut self, h: usize) -> Option<String> {
         let (target, parent) = match &self.ops[h].kind {
             OpKind::Move { parent } => (self.ops[h].target.clone(), parent.clone()),
-            OpKind::Set { .. } => return,
+            OpKind::Set { .. } => return None,
         };
         if let Some(p) = &parent {
             if !self.has(p) {
                 self.pending_moves.entry(p.clone()).or_default().push(h);
-                return;
+                return None;
             }
         }
         let in_order = match self.move_ops.last() {
@@ -275,6 +393,9 @@ impl RepTree {
                 if self.ops[h].id.greater(&self.ops[m].id) {
                     break;
                 }
+                if !self.take_replay_step() {
+                    return None;
+                }
                 self.undo_move(m);
             }
             self.move_ops.insert(target_index + 1, h);
@@ -283,22 +404,23 @@ impl RepTree {
             let mut i = target_index + 2;
             while i < self.move_ops.len() {
                 let m = self.move_ops[i];
+                if !self.take_replay_step() {
+                    return None;
+                }
                 self.try_to_move(m);
                 i += 1;
             }
         }
-        self.apply_pending_moves_for_parent(&target);
+        Some(target)
     }
 
-    fn apply_pending_moves_for_parent(&mut self, parent: &str) {
-        if !self.has(parent) {
-            return;
+    /// Counts one undo or redo step; false (and the tree given up) past the budget.
+    fn take_replay_step(&mut self) -> bool {
+        self.replay_steps += 1;
+        if self.replay_steps > REPLAY_BUDGET {
+            self.overloaded = true;
         }
-        if let Some(pending) = self.pending_moves.remove(parent) {
-            for h in pending {
-                self.apply_move(h);
-            }
-        }
+        !self.overloaded
     }
 
     fn try_to_move(&mut self, h: usize) {
@@ -309,7 +431,10 @@ impl RepTree {
         let existed = match self.vertex(&target) {
             Some(v) => {
                 let before = v.parent.clone();
-                self.parent_before_move.insert(h, before);
+                if self.parent_before_move.len() <= h {
+                    self.parent_before_move.resize(h + 1, None);
+                }
+                self.parent_before_move[h] = Some(before);
                 true
             }
             None => false,
@@ -337,14 +462,35 @@ impl RepTree {
         if !self.has(&target) {
             return;
         }
-        let Some(prev) = self.parent_before_move.get(&h).cloned() else {
+        let Some(prev) = self.parent_before_move.get(h).cloned().flatten() else {
             return;
         };
         self.state_move(&target, prev);
     }
 
-    /// Whether `ancestor` is a proper ancestor of `child` (RepTree's `isAncestor`).
-    fn is_ancestor(&self, child: &str, ancestor: &str) -> bool {
+    /// Whether `ancestor` is a proper ancestor of `child` (RepTree's `isAncestor`):
+    /// whether some vertex on `child`'s chain of parents has the parent id `ancestor`.
+    fn is_ancestor(&mut self, child: &str, ancestor: &str) -> bool {
+        if self.walk_ancestors {
+            return self.walk_is_ancestor(child, ancestor);
+        }
+        let Some(&c) = self.index.get(child) else {
+            return false;
+        };
+        let a = if ancestor.is_empty() {
+            EMPTY_PARENT_NODE
+        } else {
+            match self.index.get(ancestor) {
+                Some(&a) => node(a),
+                // No parent id names a missing vertex while the forest is used.
+                None => return false,
+            }
+        };
+        self.forest.is_ancestor(a, node(c))
+    }
+
+    /// [`RepTree::is_ancestor`] by walking the parents, as RepTree does.
+    fn walk_is_ancestor(&self, child: &str, ancestor: &str) -> bool {
         let mut id = child.to_string();
         let mut visited = BTreeSet::new();
         while let Some(v) = self.vertex(&id) {
@@ -362,34 +508,106 @@ impl RepTree {
         false
     }
 
-    /// `TreeState.moveVertex`.
+    /// `TreeState.moveVertex`: creates the vertex if new, sets its parent, removes it
+    /// from the old parent's children (unless that parent id is falsy) and appends it
+    /// to the new parent's (if that vertex exists).
     fn state_move(&mut self, id: &str, new_parent: Option<String>) {
-        let prev: Option<Option<String>> = self.vertex(id).map(|v| v.parent.clone());
-        if prev.is_none() {
-            self.index.insert(id.to_string(), self.vertices.len());
-            self.vertices.push(VertexState {
-                id: id.to_string(),
-                parent: new_parent.clone(),
-                props: Vec::new(),
-                children: Vec::new(),
-            });
+        let i = match self.index.get(id) {
+            Some(&i) if self.vertices[i].parent == new_parent => return,
+            Some(&i) => i,
+            None => {
+                let i = self.vertices.len();
+                self.index.insert(id.to_string(), i);
+                self.vertices.push(VertexState {
+                    id: id.to_string(),
+                    parent: None,
+                    props: Vec::new(),
+                    children: Vec::new(),
+                });
+                self.child_slot.push(NO_SLOT);
+                self.stale.push(0);
+                i
+            }
+        };
+        let old = core::mem::replace(&mut self.vertices[i].parent, new_parent.clone());
+        self.relink(i, new_parent.as_deref());
+        let slot = core::mem::replace(&mut self.child_slot[i], NO_SLOT);
+        if let Some(o) = old.filter(|p| !p.is_empty()) {
+            if let (Some(&oi), true) = (self.index.get(&o), slot != NO_SLOT) {
+                self.remove_child(oi);
+            }
         }
-        if prev.as_ref() == Some(&new_parent) {
+        if let Some(&ni) = new_parent.as_ref().and_then(|np| self.index.get(np)) {
+            self.child_slot[i] = self.vertices[ni].children.len();
+            self.vertices[ni].children.push(id.to_string());
+        }
+    }
+
+    /// Mirrors a new parent of vertex `i` in the forest; leaves the forest for walks
+    /// if the link cannot be kept (a cycle, a parent that is not a vertex).
+    fn relink(&mut self, i: usize, parent: Option<&str>) {
+        if self.walk_ancestors {
             return;
         }
-        if let Some(v) = self.get_mut(id) {
-            v.parent = new_parent.clone();
+        if i + 2 > u32::MAX as usize {
+            self.leave_forest();
+            return;
         }
-        if let Some(old) = prev.as_ref().filter(|p| !falsy(p)).and_then(|p| p.clone()) {
-            if let Some(o) = self.get_mut(&old) {
-                o.children.retain(|c| c != id);
+        let x = node(i);
+        self.forest.grow(x as usize);
+        self.forest.cut(x);
+        let p = match parent {
+            None => return,
+            Some("") => EMPTY_PARENT_NODE,
+            Some(p) => match self.index.get(p) {
+                Some(&pi) => node(pi),
+                None => return self.leave_forest(),
+            },
+        };
+        if p == x || self.forest.is_ancestor(x, p) {
+            return self.leave_forest();
+        }
+        self.forest.link(x, p);
+    }
+
+    fn leave_forest(&mut self) {
+        self.walk_ancestors = true;
+        self.forest = Forest::default();
+    }
+
+    /// Vertex `p` lost its live child entry: counted, and the list compacted once
+    /// half of it is stale (so removals cost O(1) amortised, in any order).
+    fn remove_child(&mut self, p: usize) {
+        self.stale[p] += 1;
+        if self.stale[p] == 1 {
+            self.dirty.push(p);
+        }
+        if self.stale[p] * 2 > self.vertices[p].children.len() {
+            self.compact_children(p);
+        }
+    }
+
+    /// Drops the stale entries of `p`'s children: an entry is live if its child still
+    /// has `p` as parent and this entry as its slot. Order is kept.
+    fn compact_children(&mut self, p: usize) {
+        if self.stale[p] == 0 {
+            return;
+        }
+        let kids = core::mem::take(&mut self.vertices[p].children);
+        let mut keep = Vec::with_capacity(kids.len() - self.stale[p].min(kids.len()));
+        for (j, c) in kids.into_iter().enumerate() {
+            let Some(&ci) = self.index.get(&c) else {
+                continue;
+            };
+            let live = self.child_slot[ci] == j
+                && self.vertices[ci].parent.as_deref() == Some(self.vertices[p].id.as_str());
+            if live {
+                self.child_slot[ci] = keep.len();
+                keep.push(c);
             }
         }
-        if let Some(np) = new_parent {
-            if let Some(n) = self.get_mut(&np) {
-                n.children.push(id.to_string());
-            }
-        }
+        self.vertices[p].children = keep;
+        self.stale[p] = 0;
     }
 
     fn apply_property(&mut self, h: usize) {
@@ -416,144 +634,6 @@ impl RepTree {
             let k = self.ops[h].id.key();
             self.known_ops.insert(k);
         }
-    }
-}
-
-/// Whether a JSON value is falsy in JavaScript (`null`, `false`, `0`, `""`).
-pub fn js_falsy(raw: &str) -> bool {
-    match raw.trim() {
-        "null" | "false" | "\"\"" => true,
-        n => n.parse::<f64>().is_ok_and(|x| x == 0.0 || x.is_nan()),
-    }
-}
-
-/// `JSON.stringify(s)` for the characters path names contain.
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-/// `new Date(v).getTime()` for the raw JSON text of a `_c` value: ISO-8601 strings
-/// (`YYYY-MM-DDTHH:MM:SS(.sss)Z`, `YYYY-MM-DD`) and numbers (milliseconds). Anything
-/// else is NaN; JavaScript's `!value` (empty string, 0, false, null) counts as "no
-/// `_c`" in RepTree's comparator, which [`RepTree::children`] handles before this.
-pub fn js_date_value(raw: &str) -> f64 {
-    let raw = raw.trim();
-    if let Ok(n) = raw.parse::<f64>() {
-        // TimeClip: out of range is NaN, else truncated to an integer.
-        return if n.is_finite() && n.abs() <= 8.64e15 {
-            (n as i64) as f64
-        } else {
-            f64::NAN
-        };
-    }
-    let Ok(s) = serde_json::from_str::<String>(raw) else {
-        return f64::NAN;
-    };
-    parse_iso_date(&s).unwrap_or(f64::NAN)
-}
-
-fn parse_iso_date(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    let num = |r: core::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (mut h, mut mi, mut sec, mut ms) = (0, 0, 0, 0);
-    if b.len() > 10 {
-        if b.len() < 17 || b[10] != b'T' || b[13] != b':' || *b.last()? != b'Z' {
-            return None;
-        }
-        h = num(11..13)?;
-        mi = num(14..16)?;
-        let rest = &s[16..s.len() - 1];
-        if !rest.is_empty() {
-            let rest = rest.strip_prefix(':')?;
-            sec = num(16 + 1..16 + 3)?;
-            let frac = &rest[2..];
-            if !frac.is_empty() {
-                let digits = frac.strip_prefix('.')?;
-                if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-                    return None;
-                }
-                let mut v: i64 = 0;
-                for (i, c) in digits.bytes().take(3).enumerate() {
-                    v += i64::from(c - b'0') * [100, 10, 1][i];
-                }
-                ms = v;
-            }
-        }
-    }
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 24 || mi > 59 || sec > 59 {
-        return None;
-    }
-    // days_from_civil (Howard Hinnant).
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((((days * 24 + h) * 60 + mi) * 60 + sec) as f64 * 1000.0 + ms as f64)
-}
-
-/// V8's `Array.prototype.sort` (TimSort) with a comparator that returns a number:
-/// exact for fewer than 64 elements (one run, binary insertion); for longer arrays a
-/// stable merge sort, which gives the same order whenever the comparator is
-/// consistent.
-pub fn v8_sort<T, F: Fn(&T, &T) -> f64>(v: &mut [T], cmp: F) {
-    let n = v.len();
-    if n < 2 {
-        return;
-    }
-    let less = |a: &T, b: &T| cmp(a, b) < 0.0;
-    if n >= 64 {
-        v.sort_by(|a, b| {
-            if less(a, b) {
-                Ordering::Less
-            } else if less(b, a) {
-                Ordering::Greater
-            } else {
-                Ordering::Equal
-            }
-        });
-        return;
-    }
-    // CountAndMakeRun: a strictly descending run is reversed; else an ascending run.
-    let mut run = 2;
-    if less(&v[1], &v[0]) {
-        while run < n && less(&v[run], &v[run - 1]) {
-            run += 1;
-        }
-        v[..run].reverse();
-    } else {
-        while run < n && !less(&v[run], &v[run - 1]) {
-            run += 1;
-        }
-    }
-    // BinaryInsertionSort of the rest.
-    for start in run..n {
-        let (mut left, mut right) = (0, start);
-        while left < right {
-            let mid = left + ((right - left) >> 1);
-            if less(&v[start], &v[mid]) {
-                right = mid;
-            } else {
-                left = mid + 1;
-            }
-        }
-        v[left..=start].rotate_right(1);
     }
 }
 
