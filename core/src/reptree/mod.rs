@@ -36,6 +36,7 @@
 
 mod forest;
 mod js;
+mod state;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
@@ -508,108 +509,6 @@ impl RepTree {
         false
     }
 
-    /// `TreeState.moveVertex`: creates the vertex if new, sets its parent, removes it
-    /// from the old parent's children (unless that parent id is falsy) and appends it
-    /// to the new parent's (if that vertex exists).
-    fn state_move(&mut self, id: &str, new_parent: Option<String>) {
-        let i = match self.index.get(id) {
-            Some(&i) if self.vertices[i].parent == new_parent => return,
-            Some(&i) => i,
-            None => {
-                let i = self.vertices.len();
-                self.index.insert(id.to_string(), i);
-                self.vertices.push(VertexState {
-                    id: id.to_string(),
-                    parent: None,
-                    props: Vec::new(),
-                    children: Vec::new(),
-                });
-                self.child_slot.push(NO_SLOT);
-                self.stale.push(0);
-                i
-            }
-        };
-        let old = core::mem::replace(&mut self.vertices[i].parent, new_parent.clone());
-        self.relink(i, new_parent.as_deref());
-        let slot = core::mem::replace(&mut self.child_slot[i], NO_SLOT);
-        if let Some(o) = old.filter(|p| !p.is_empty()) {
-            if let (Some(&oi), true) = (self.index.get(&o), slot != NO_SLOT) {
-                self.remove_child(oi);
-            }
-        }
-        if let Some(&ni) = new_parent.as_ref().and_then(|np| self.index.get(np)) {
-            self.child_slot[i] = self.vertices[ni].children.len();
-            self.vertices[ni].children.push(id.to_string());
-        }
-    }
-
-    /// Mirrors a new parent of vertex `i` in the forest; leaves the forest for walks
-    /// if the link cannot be kept (a cycle, a parent that is not a vertex).
-    fn relink(&mut self, i: usize, parent: Option<&str>) {
-        if self.walk_ancestors {
-            return;
-        }
-        if i + 2 > u32::MAX as usize {
-            self.leave_forest();
-            return;
-        }
-        let x = node(i);
-        self.forest.grow(x as usize);
-        self.forest.cut(x);
-        let p = match parent {
-            None => return,
-            Some("") => EMPTY_PARENT_NODE,
-            Some(p) => match self.index.get(p) {
-                Some(&pi) => node(pi),
-                None => return self.leave_forest(),
-            },
-        };
-        if p == x || self.forest.is_ancestor(x, p) {
-            return self.leave_forest();
-        }
-        self.forest.link(x, p);
-    }
-
-    fn leave_forest(&mut self) {
-        self.walk_ancestors = true;
-        self.forest = Forest::default();
-    }
-
-    /// Vertex `p` lost its live child entry: counted, and the list compacted once
-    /// half of it is stale (so removals cost O(1) amortised, in any order).
-    fn remove_child(&mut self, p: usize) {
-        self.stale[p] += 1;
-        if self.stale[p] == 1 {
-            self.dirty.push(p);
-        }
-        if self.stale[p] * 2 > self.vertices[p].children.len() {
-            self.compact_children(p);
-        }
-    }
-
-    /// Drops the stale entries of `p`'s children: an entry is live if its child still
-    /// has `p` as parent and this entry as its slot. Order is kept.
-    fn compact_children(&mut self, p: usize) {
-        if self.stale[p] == 0 {
-            return;
-        }
-        let kids = core::mem::take(&mut self.vertices[p].children);
-        let mut keep = Vec::with_capacity(kids.len() - self.stale[p].min(kids.len()));
-        for (j, c) in kids.into_iter().enumerate() {
-            let Some(&ci) = self.index.get(&c) else {
-                continue;
-            };
-            let live = self.child_slot[ci] == j
-                && self.vertices[ci].parent.as_deref() == Some(self.vertices[p].id.as_str());
-            if live {
-                self.child_slot[ci] = keep.len();
-                keep.push(c);
-            }
-        }
-        self.vertices[p].children = keep;
-        self.stale[p] = 0;
-    }
-
     fn apply_property(&mut self, h: usize) {
         let target = self.ops[h].target.clone();
         if !self.has(&target) {
@@ -638,77 +537,4 @@ impl RepTree {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mv(c: u64, p: &str, t: &str, parent: Option<&str>) -> TreeOp {
-        TreeOp {
-            id: OpId {
-                counter: c,
-                peer: p.into(),
-            },
-            target: t.into(),
-            kind: OpKind::Move {
-                parent: parent.map(Into::into),
-            },
-        }
-    }
-
-    fn set(c: u64, p: &str, t: &str, k: &str, v: Option<&str>) -> TreeOp {
-        TreeOp {
-            id: OpId {
-                counter: c,
-                peer: p.into(),
-            },
-            target: t.into(),
-            kind: OpKind::Set {
-                key: k.into(),
-                value: v.map(Into::into),
-            },
-        }
-    }
-
-    #[test]
-    fn concurrent_moves_higher_peer_wins_in_any_order() {
-        let base = [
-            mv(1, "pa", "0", None),
-            mv(2, "pa", "r", None),
-            mv(3, "pa", "a", Some("r")),
-            mv(4, "pa", "b", Some("r")),
-            mv(5, "pa", "x", Some("r")),
-        ];
-        let c1 = mv(7, "pa", "x", Some("a"));
-        let c2 = mv(7, "pb", "x", Some("b"));
-        for ops in [[c1.clone(), c2.clone()], [c2, c1]] {
-            let t = RepTree::from_ops(base.iter().cloned().chain(ops));
-            assert_eq!(t.vertex("x").unwrap().parent.as_deref(), Some("b"));
-            assert_eq!(t.root().unwrap().id, "r");
-        }
-    }
-
-    #[test]
-    fn cycles_are_skipped_and_props_stashed() {
-        let t = RepTree::from_ops([
-            set(9, "p", "b", "name", Some("\"bee\"")),
-            mv(1, "p", "r", None),
-            mv(2, "p", "a", Some("r")),
-            mv(3, "p", "b", Some("a")),
-            mv(4, "p", "a", Some("b")),
-        ]);
-        assert_eq!(t.vertex("a").unwrap().parent.as_deref(), Some("r"));
-        assert_eq!(t.vertex("b").unwrap().prop("name"), Some("\"bee\""));
-        assert_eq!(t.vertex_by_path("a").map(|v| v.id.as_str()), None);
-    }
-
-    #[test]
-    fn v8_sort_matches_insertion_semantics() {
-        let mut v = vec![3, 1, 2];
-        v8_sort(&mut v, |a, b| f64::from(*a) - f64::from(*b));
-        assert_eq!(v, [1, 2, 3]);
-        assert_eq!(
-            js_date_value("\"2026-11-23T19:50:30.007Z\""),
-            1_795_463_430_007.0
-        );
-        assert!(js_date_value("\"yesterday\"").is_nan());
-    }
-}
+mod tests;
