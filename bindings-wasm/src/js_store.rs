@@ -23,7 +23,8 @@
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use sila_store_core::ids::Sha256Hex;
 use sila_store_core::store::{
-    check_path, ObjectInfo, Precondition, StoreError, StoreResult, Version, WorkspaceStore,
+    byte_range, check_path, ObjectInfo, Precondition, StoreError, StoreResult, Version,
+    WorkspaceStore,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -156,11 +157,7 @@ impl WorkspaceStore for JsStore {
             .read_whole(path)
             .await?
             .ok_or_else(|| StoreError::NotFound(path.to_string()))?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(b.len());
-        Ok(b[start..end].to_vec())
+        Ok(byte_range(&b, offset, len).to_vec())
     }
 
     async fn size(&self, path: &str) -> StoreResult<Option<u64>> {

@@ -317,7 +317,7 @@ fn pull_target(dir: &Path, id: &str) -> Result<Target> {
         )),
         // No space.json (a space only synced has none): the space tree's own ops
         // folder tells.
-        None if !p.exists() && space_tree_dir(dir, id).is_dir() => Ok(Target::Workspace),
+        None if !p.exists() && holds_space_tree(dir, id) => Ok(Target::Workspace),
         None => Err(not_ours(
             dir,
             id,
@@ -326,10 +326,12 @@ fn pull_target(dir: &Path, id: &str) -> Result<Target> {
     }
 }
 
-/// `space-v1/ops/<id[0..2]>/<id[2..]>`: where the ops of the space tree live.
-fn space_tree_dir(dir: &Path, id: &str) -> PathBuf {
-    let (a, b) = (id.get(..2).unwrap_or(id), id.get(2..).unwrap_or(""));
-    dir.join("space-v1/ops").join(a).join(b)
+/// Whether `dir` holds the ops folder of the space tree (`layout::tree_ops_dir`).
+fn holds_space_tree(dir: &Path, id: &str) -> bool {
+    sila_store_core::ids::TreeId::new(id).is_ok_and(|tree| {
+        dir.join(sila_store_core::layout::tree_ops_dir(&tree))
+            .is_dir()
+    })
 }
 
 fn not_ours(dir: &Path, id: &str, why: &str) -> Error {

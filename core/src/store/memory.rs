@@ -7,7 +7,8 @@ use alloc::vec::Vec;
 use std::sync::{Mutex, PoisonError};
 
 use super::{
-    check_path, ObjectInfo, Precondition, StoreError, StoreResult, Version, WorkspaceStore,
+    byte_range, check_path, ObjectInfo, Precondition, StoreError, StoreResult, Version,
+    WorkspaceStore,
 };
 
 /// Objects in a map, each with a generation number as its version.
@@ -58,11 +59,7 @@ impl WorkspaceStore for MemoryStore {
         let (b, _) = map
             .get(path)
             .ok_or_else(|| StoreError::NotFound(path.to_string()))?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(b.len());
-        Ok(b[start..end].to_vec())
+        Ok(byte_range(b, offset, len).to_vec())
     }
 
     async fn size(&self, path: &str) -> StoreResult<Option<u64>> {

@@ -137,6 +137,18 @@ impl From<StoreError> for crate::Error {
 /// A store result.
 pub type StoreResult<T> = core::result::Result<T, StoreError>;
 
+/// The part of `bytes` that [`WorkspaceStore::read_range`] gives: `len` bytes from
+/// `offset`, fewer at the end, none past it.
+pub fn byte_range(bytes: &[u8], offset: u64, len: u64) -> &[u8] {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = start
+        .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+        .min(bytes.len());
+    &bytes[start..end]
+}
+
 /// Checks a path before a store uses it: a safe relative path (see
 /// [`crate::layout::safe_relative_path`]), or a folder prefix ending in `/`.
 pub fn check_path(path: &str) -> StoreResult<()> {
