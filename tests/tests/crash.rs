@@ -380,3 +380,78 @@ fn archive_and_unarchive_killed_at_random_points_never_lose_the_space() {
         );
     }
 }
+
+/// `pull` of an archived space into the folder that holds it (with a file of the
+/// user's beside the workspace), killed at random points: the user's file is never
+/// lost or changed, every file of the space under its final name is whole (the
+/// space's bytes), and a rerun finishes with the space complete.
+#[test]
+fn pull_killed_at_random_points_never_loses_the_users_files() {
+    let mut rng = Rng::from_env();
+    let t = TempDir::new();
+    let ws = workspace(&t);
+    let expected = sha256_listing(&ws);
+    let id = {
+        let mut s = PlainSource::open(&ws).expect("open");
+        sila_store_core::entries::read_space_id(&mut s)
+            .expect("space.json")
+            .expect("space id")
+    };
+    let scratch = t.join("scratch");
+    fs::create_dir(&scratch).expect("mkdir");
+    let url = format!("file://{}", t.join("store").display());
+    let mut push = cli();
+    push.arg("push").arg(&ws).arg(&url);
+    run_whole(push);
+    let mut archive = cli();
+    archive.arg("archive").arg(&id).arg("--store").arg(&url);
+    run_whole(archive);
+
+    let dst = t.join("mine");
+    copy_dir(&ws, &dst);
+    let notes = b"my own notes, not the space's".to_vec();
+    fs::write(dst.join("notes.txt"), &notes).expect("write notes");
+    let pull = || {
+        let mut c = cli();
+        c.env("TMPDIR", &scratch)
+            .arg("pull")
+            .arg(&url)
+            .arg(&id)
+            .arg(&dst);
+        c
+    };
+    let check = || {
+        assert_eq!(
+            fs::read(dst.join("notes.txt")).expect("the user's file is there"),
+            notes
+        );
+        for (path, hash) in sha256_listing(&dst) {
+            if path == "notes.txt" || path.contains(".sila-store-") {
+                continue;
+            }
+            assert_eq!(
+                expected.get(&path),
+                Some(&hash),
+                "{path} is not the space's file"
+            );
+        }
+    };
+    let whole = run_whole(pull());
+    check();
+    let mut mid_run = 0;
+    for _ in 0..kills() {
+        if run_and_kill(pull(), rng.delay(whole + whole / 5)) {
+            mid_run += 1;
+        }
+        check();
+    }
+    run_whole(pull());
+    check();
+    let mut after = sha256_listing(&dst);
+    after.retain(|p, _| p != "notes.txt");
+    assert_eq!(after, expected, "a rerun completes the space");
+    eprintln!(
+        "pull: {whole:?} unkilled; {mid_run} of {} kills mid-run",
+        kills()
+    );
+}
