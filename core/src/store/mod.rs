@@ -212,3 +212,42 @@ pub trait WorkspaceStore: SendOutsideWasm + SyncOutsideWasm {
     /// Deletes the objects at `paths`; a path with nothing stored is not an error.
     async fn delete_many(&self, paths: &[String]) -> StoreResult<()>;
 }
+
+/// A store seen through a reference is the same store (so two engines, or an engine
+/// and its caller, can share one).
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+impl<S: WorkspaceStore + ?Sized> WorkspaceStore for &S {
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<ObjectInfo>> {
+        (**self).list(prefix).await
+    }
+
+    async fn read(&self, path: &str) -> StoreResult<Option<(Vec<u8>, Version)>> {
+        (**self).read(path).await
+    }
+
+    async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>> {
+        (**self).read_range(path, offset, len).await
+    }
+
+    async fn size(&self, path: &str) -> StoreResult<Option<u64>> {
+        (**self).size(path).await
+    }
+
+    async fn write(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+        condition: Precondition,
+    ) -> StoreResult<Version> {
+        (**self).write(path, bytes, condition).await
+    }
+
+    async fn append(&self, path: &str, bytes: &[u8]) -> StoreResult<()> {
+        (**self).append(path, bytes).await
+    }
+
+    async fn delete_many(&self, paths: &[String]) -> StoreResult<()> {
+        (**self).delete_many(paths).await
+    }
+}

@@ -206,7 +206,7 @@ pub async fn dedup_across_days<S: WorkspaceStore>(store: S, _oracle: Oracle) -> 
         .ctx("read")?
         .is_none());
     // A fresh engine reads the ids from the files.
-    let fresh = SpaceStorage::new(ForwardStore(store));
+    let fresh = SpaceStorage::new(store);
     let written = fresh
         .put_operations(
             &tree(),
@@ -458,52 +458,6 @@ pub async fn store_contract<S: WorkspaceStore>(store: S, _oracle: Oracle) -> Che
     ensure!(store.read("a/x").await.ctx("read")?.is_none());
     ensure_eq!(store.list("a/").await.ctx("list")?.len(), 1);
     Ok(())
-}
-
-/// A store seen through a reference (a second engine over the same store).
-pub struct ForwardStore<'a, S>(pub &'a S);
-
-#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
-#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
-impl<S: WorkspaceStore> WorkspaceStore for ForwardStore<'_, S> {
-    async fn list(
-        &self,
-        prefix: &str,
-    ) -> sila_store_core::store::StoreResult<Vec<sila_store_core::store::ObjectInfo>> {
-        self.0.list(prefix).await
-    }
-    async fn read(
-        &self,
-        path: &str,
-    ) -> sila_store_core::store::StoreResult<Option<(Vec<u8>, sila_store_core::store::Version)>>
-    {
-        self.0.read(path).await
-    }
-    async fn read_range(
-        &self,
-        path: &str,
-        offset: u64,
-        len: u64,
-    ) -> sila_store_core::store::StoreResult<Vec<u8>> {
-        self.0.read_range(path, offset, len).await
-    }
-    async fn size(&self, path: &str) -> sila_store_core::store::StoreResult<Option<u64>> {
-        self.0.size(path).await
-    }
-    async fn write(
-        &self,
-        path: &str,
-        bytes: Vec<u8>,
-        condition: Precondition,
-    ) -> sila_store_core::store::StoreResult<sila_store_core::store::Version> {
-        self.0.write(path, bytes, condition).await
-    }
-    async fn append(&self, path: &str, bytes: &[u8]) -> sila_store_core::store::StoreResult<()> {
-        self.0.append(path, bytes).await
-    }
-    async fn delete_many(&self, paths: &[String]) -> sila_store_core::store::StoreResult<()> {
-        self.0.delete_many(paths).await
-    }
 }
 
 /// Runs every check of the suite on fresh stores from `make` (one store per check),
