@@ -89,7 +89,7 @@ impl SpaceStore {
     pub fn format(&self, space_id: String) -> Result<String> {
         use sila_store_core::storage::{StorageFormat, WorkspaceStorage};
         Ok(
-            match runtime()?.block_on(self.tiers.workspace_format(&space_id))? {
+            match runtime()?.block_on(self.tiers.engine.workspace_format(&space_id))? {
                 StorageFormat::PlainFiles => "plain",
                 StorageFormat::Sqlite => "sqlite",
             }

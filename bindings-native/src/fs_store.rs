@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use sila_store_core::store::{
-    check_path, ObjectInfo, Precondition, StoreError, StoreResult, Version, WorkspaceStore,
+    check_path, ObjectInfo, PartSource, Precondition, StoreError, StoreResult, Version,
+    WorkspaceStore,
 };
 
 /// The marker in the names of our temporary files (never listed).
@@ -138,13 +139,71 @@ fn walk(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectInfo>) -> std::
                 walk(&entry.path(), &path, prefix, out)?;
             }
         } else if ty.is_file() && path.starts_with(prefix) {
+            let meta = entry.metadata()?;
+            let modified_ms = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64);
             out.push(ObjectInfo {
-                size: Some(entry.metadata()?.len()),
+                size: Some(meta.len()),
+                modified_ms,
                 path,
             });
         }
     }
     Ok(())
+}
+
+impl FsStore {
+    /// Writes a temporary file with `fill`, syncs it, and puts it at `path` if
+    /// `condition` holds (a reader sees the old or the new file, never a mix).
+    fn write_with(
+        &self,
+        path: &str,
+        condition: Precondition,
+        fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> StoreResult<Version> {
+        let full = self.full(path)?;
+        let dir = full.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(backend("write", path))?;
+        let tmp = Temp(temp_name(&full));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp.0)
+            .map_err(backend("write", path))?;
+        fill(&mut f)
+            .and_then(|()| f.sync_all())
+            .map_err(backend("write", path))?;
+        drop(f);
+        match condition {
+            Precondition::IfAbsent => match fs::hard_link(&tmp.0, &full) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return Err(StoreError::PreconditionFailed(path.to_string()))
+                }
+                Err(e) => return Err(StoreError::backend("write", path, e)),
+            },
+            Precondition::None => fs::rename(&tmp.0, &full).map_err(backend("write", path))?,
+            Precondition::IfVersion(want) => {
+                let _guard = self
+                    .conditional
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let have = regular_meta(&full)
+                    .map_err(backend("write", path))?
+                    .map(|m| version_of(&m));
+                if have.as_ref() != Some(&want) {
+                    return Err(StoreError::PreconditionFailed(path.to_string()));
+                }
+                fs::rename(&tmp.0, &full).map_err(backend("write", path))?;
+            }
+        }
+        sync_dir(&dir).map_err(backend("write", path))?;
+        let meta = fs::metadata(&full).map_err(backend("write", path))?;
+        Ok(version_of(&meta))
+    }
 }
 
 #[async_trait::async_trait]
@@ -200,45 +259,21 @@ impl WorkspaceStore for FsStore {
         bytes: Vec<u8>,
         condition: Precondition,
     ) -> StoreResult<Version> {
-        let full = self.full(path)?;
-        let dir = full.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(backend("write", path))?;
-        let tmp = Temp(temp_name(&full));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp.0)
-            .map_err(backend("write", path))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(backend("write", path))?;
-        drop(f);
-        match condition {
-            Precondition::IfAbsent => match fs::hard_link(&tmp.0, &full) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    return Err(StoreError::PreconditionFailed(path.to_string()))
-                }
-                Err(e) => return Err(StoreError::backend("write", path, e)),
-            },
-            Precondition::None => fs::rename(&tmp.0, &full).map_err(backend("write", path))?,
-            Precondition::IfVersion(want) => {
-                let _guard = self
-                    .conditional
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let have = regular_meta(&full)
-                    .map_err(backend("write", path))?
-                    .map(|m| version_of(&m));
-                if have.as_ref() != Some(&want) {
-                    return Err(StoreError::PreconditionFailed(path.to_string()));
-                }
-                fs::rename(&tmp.0, &full).map_err(backend("write", path))?;
+        self.write_with(path, condition, |f| f.write_all(&bytes))
+    }
+
+    async fn write_parts(
+        &self,
+        path: &str,
+        parts: &mut dyn PartSource,
+        condition: Precondition,
+    ) -> StoreResult<Version> {
+        self.write_with(path, condition, |f| {
+            while let Some(p) = parts.next_part().map_err(std::io::Error::other)? {
+                f.write_all(&p)?;
             }
-        }
-        sync_dir(&dir).map_err(backend("write", path))?;
-        let meta = fs::metadata(&full).map_err(backend("write", path))?;
-        Ok(version_of(&meta))
+            Ok(())
+        })
     }
 
     async fn append(&self, path: &str, bytes: &[u8]) -> StoreResult<()> {

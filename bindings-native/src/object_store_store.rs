@@ -18,7 +18,8 @@ use object_store::{
     UpdateVersion,
 };
 use sila_store_core::store::{
-    check_path, ObjectInfo, Precondition, StoreError, StoreResult, Version, WorkspaceStore,
+    check_path, ObjectInfo, PartSource, Precondition, StoreError, StoreResult, Version,
+    WorkspaceStore,
 };
 
 use crate::tiers::{key_lock, TierStore};
@@ -34,16 +35,22 @@ pub struct ObjectWorkspaceStore {
 impl ObjectWorkspaceStore {
     /// The objects under `sub` (e.g. `active/<space>/<epoch>`) of a tier store.
     pub fn new(tiers: &TierStore, sub: &str) -> Self {
-        let sub = sub.trim_matches('/');
-        let prefix = match (tiers.prefix.is_empty(), sub.is_empty()) {
+        Self::over(tiers.store.clone(), &tiers.prefix, sub, tiers.native_cas)
+    }
+
+    /// The objects under `prefix/sub` of `store`; `native_cas`: whether the store does
+    /// conditional updates itself (S3, memory; a local folder does not).
+    pub fn over(store: Arc<dyn ObjectStore>, prefix: &str, sub: &str, native_cas: bool) -> Self {
+        let (prefix, sub) = (prefix.trim_matches('/'), sub.trim_matches('/'));
+        let prefix = match (prefix.is_empty(), sub.is_empty()) {
             (true, _) => sub.to_string(),
-            (false, true) => tiers.prefix.clone(),
-            (false, false) => format!("{}/{sub}", tiers.prefix),
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}/{sub}"),
         };
         ObjectWorkspaceStore {
-            store: tiers.store.clone(),
+            store,
             prefix,
-            native_cas: tiers.native_cas,
+            native_cas,
         }
     }
 
@@ -118,6 +125,7 @@ impl WorkspaceStore for ObjectWorkspaceStore {
                 rel.starts_with(prefix).then_some(ObjectInfo {
                     path: rel,
                     size: Some(m.size),
+                    modified_ms: Some(m.last_modified.timestamp_millis().max(0) as u64),
                 })
             })
             .collect())
@@ -196,6 +204,59 @@ impl WorkspaceStore for ObjectWorkspaceStore {
             .put_opts(&key, PutPayload::from(bytes), PutOptions::from(mode))
             .await
             .map_err(err("write", path))?;
+        Ok(version(r.e_tag, r.version))
+    }
+
+    async fn write_parts(
+        &self,
+        path: &str,
+        parts: &mut dyn PartSource,
+        condition: Precondition,
+    ) -> StoreResult<Version> {
+        let next = |parts: &mut dyn PartSource| {
+            parts
+                .next_part()
+                .map_err(|e| StoreError::backend("write", path, e.to_string()))
+        };
+        // A conditional write is one PUT (multipart uploads take no condition).
+        let Precondition::None = condition else {
+            let mut bytes = Vec::new();
+            while let Some(p) = next(parts)? {
+                bytes.extend_from_slice(&p);
+            }
+            return self.write(path, bytes, condition).await;
+        };
+        let first = next(parts)?.unwrap_or_default();
+        let Some(second) = next(parts)? else {
+            return self.write(path, first, condition).await;
+        };
+        // Several parts: a multipart upload, one part in memory at a time.
+        let key = self.key(path)?;
+        let mut up = self
+            .store
+            .put_multipart(&key)
+            .await
+            .map_err(err("write", path))?;
+        let mut part = Some(first);
+        let mut pending = Some(second);
+        let result: StoreResult<()> = async {
+            while let Some(p) = part.take() {
+                up.put_part(PutPayload::from(p))
+                    .await
+                    .map_err(err("write", path))?;
+                part = match pending.take() {
+                    Some(n) => Some(n),
+                    None => next(parts)?,
+                };
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = up.abort().await;
+            return Err(e);
+        }
+        let r = up.complete().await.map_err(err("write", path))?;
         Ok(version(r.e_tag, r.version))
     }
 

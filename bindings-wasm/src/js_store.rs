@@ -108,8 +108,8 @@ impl WorkspaceStore for JsStore {
             .map_err(|_| StoreError::backend("list", prefix, "list() did not give an array"))?;
         let mut out = Vec::new();
         for item in arr.iter() {
-            let (path, size) = match item.as_string() {
-                Some(p) => (p, None),
+            let (path, size, modified_ms) = match item.as_string() {
+                Some(p) => (p, None, None),
                 None => {
                     let p = Reflect::get(&item, &"path".into())
                         .ok()
@@ -121,11 +121,19 @@ impl WorkspaceStore for JsStore {
                         .ok()
                         .and_then(|s| s.as_f64())
                         .map(|s| s as u64);
-                    (p, size)
+                    let modified = Reflect::get(&item, &"modified".into())
+                        .ok()
+                        .and_then(|s| s.as_f64())
+                        .map(|s| s as u64);
+                    (p, size, modified)
                 }
             };
             if path.starts_with(prefix) {
-                out.push(ObjectInfo { path, size });
+                out.push(ObjectInfo {
+                    path,
+                    size,
+                    modified_ms,
+                });
             }
         }
         Ok(out)

@@ -8,7 +8,7 @@ use sila_store_conformance::store_conformance;
 use sila_store_core::store::MemoryStore;
 use sila_store_native::fs_store::FsStore;
 use sila_store_native::object_store_store::ObjectWorkspaceStore;
-use sila_store_native::tiers::TierStore;
+use sila_store_native::tiers::{NativeHost, TierStore};
 use sila_store_tests::tricky_json::{node_available, node_stringify};
 use sila_store_tests::TempDir;
 
@@ -55,7 +55,8 @@ store_conformance!(
     #[tokio::test]
     memory,
     || (MemoryStore::new(), ()),
-    node_oracle
+    node_oracle,
+    tiers: NativeHost
 );
 store_conformance!(
     #[tokio::test]
@@ -64,13 +65,15 @@ store_conformance!(
         let dir = TempDir::new();
         (FsStore::new(dir.join("ws")), dir)
     },
-    node_oracle
+    node_oracle,
+    tiers: NativeHost
 );
 store_conformance!(
     #[tokio::test]
     object_store_memory,
     || object_store("memory://m".into()),
-    node_oracle
+    node_oracle,
+    tiers: NativeHost
 );
 store_conformance!(
     #[tokio::test]
@@ -80,11 +83,13 @@ store_conformance!(
         let (s, ()) = object_store(format!("file://{}", dir.join("store").display()));
         (s, dir)
     },
-    node_oracle
+    node_oracle,
+    tiers: NativeHost
 );
 store_conformance!(
     #[tokio::test]
     object_store_s3,
     s3_or_memory,
-    node_oracle
+    node_oracle,
+    tiers: NativeHost
 );

@@ -599,6 +599,6 @@ async fn the_seed_storage_api_on_every_store() {
     let fx = fixtures_dir().join("getting-started-complete");
     for (url, s) in stores(&t) {
         s.push(&fx).await.unwrap();
-        storage_api_checks(&s, &fx, &url).await;
+        storage_api_checks(&*s.engine, &fx, &url).await;
     }
 }

@@ -1,4 +1,8 @@
-//! Server tiers on object storage (PROPOSAL.md, ARCHITECTURE.md "Server tiers"):
+//! Server tiers on object storage (PROPOSAL.md, ARCHITECTURE.md "Server tiers"). The
+//! protocol (metadata, archive, unarchive, sync, files and ops on access) is the core's
+//! [`sila_store_core::storage::Tiers`], run here over an [`ObjectWorkspaceStore`] with
+//! the [`NativeHost`]; this module adds what needs a local folder (push, pull, open),
+//! the sweep, and the store's configuration:
 //!
 //! ```text
 //! <prefix>/active/<spaceId>/sila.md, space-v1/…   the plain layout, one object a file
@@ -19,56 +23,38 @@
 //! the metadata names; running the command again finishes the job (it also cleans up
 //! what a crash left in the other tier).
 
-mod access;
-mod archive;
+mod host;
 mod metadata;
 mod pull;
 mod push;
 pub mod store;
 mod sweep;
-mod sync;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStoreExt, PutPayload};
-use sila_store_core::entries::Operation;
-use sila_store_core::ids::{Day, Sha256Hex, TreeId};
-use sila_store_core::layout::EntryKind;
 use sila_store_core::{Error, Result};
 
 use crate::fs::PlainSource;
-use access::*;
-use metadata::*;
-pub use metadata::{new_epoch, now_ms, ArchiveInfo, IndexEntry, Tier, TierMetadata, TierReport};
+pub use host::NativeHost;
+pub use metadata::{new_epoch, now_ms};
+pub use sila_store_core::ops::wire::{WireOp, WireOpId};
+pub use sila_store_core::storage::tiers::{
+    valid_space_id, ArchiveInfo, IndexEntry, Tier, TierMetadata, TierReport, CLEANUP_LEASE_MS,
+    CONCURRENCY, MAX_ATTEMPTS, ORPHAN_AGE_MS,
+};
 pub use store::{backend, Instrumented, Instruments, S3Options, TierStore};
 pub use sweep::SweepItem;
 
-/// How many requests run at once when moving many files.
-pub const CONCURRENCY: usize = 8;
+/// The core's tiers as this host runs them.
+pub type Engine =
+    sila_store_core::storage::Tiers<crate::object_store_store::ObjectWorkspaceStore, NativeHost>;
 
-/// How long an archive's deletion of the active objects may take before another
-/// process takes it over (the archiver is then presumed dead).
-pub const CLEANUP_LEASE_MS: u64 = 30_000;
-
-/// How often an operation starts again after another writer changed the space.
-pub const MAX_ATTEMPTS: u32 = 50;
-
-/// An object the metadata does not name (an archive under `archived/<spaceId>/`, or
-/// files under an epoch of `active/<spaceId>/` while the space is archived) and that is
-/// older than this was left by a killed or losing run (a run checks its uploads right
-/// after writing them, then writes the metadata); the next archive deletes it.
-pub const ORPHAN_AGE_MS: u64 = 24 * 3_600_000;
-
-/// Reads that fail because the tier changed under them (an archive or unarchive won
-/// between reading the metadata and reading the object) start again this many times.
-const READ_ATTEMPTS: u32 = 5;
-
-/// The lock of one object key, for conditional writes from this process.
-/// A lock per key, for conditional writes of this process (see `put_if`).
+/// A lock per key, for conditional writes of this process (see
+/// [`crate::object_store_store::ObjectWorkspaceStore`]).
 pub(crate) fn key_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
@@ -80,8 +66,6 @@ pub(crate) fn key_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
     }
     Arc::clone(map.entry(key.to_string()).or_default())
 }
-
-pub use sila_store_core::ops::wire::{WireOp, WireOpId};
 
 fn space_id_of(source: &mut PlainSource) -> Result<String> {
     let id = sila_store_core::entries::read_space_id(source)?.ok_or_else(|| {
@@ -113,25 +97,6 @@ async fn upload_files(store: &Arc<Instrumented>, jobs: Vec<(PathBuf, ObjPath)>) 
     Ok(())
 }
 
-async fn upload(store: &Arc<Instrumented>, key: &ObjPath, bytes: Vec<u8>) -> Result<()> {
-    const PART: usize = 16 << 20;
-    if bytes.len() <= PART {
-        store
-            .put(key, PutPayload::from(bytes))
-            .await
-            .map_err(backend)?;
-        return Ok(());
-    }
-    let mut up = store.put_multipart(key).await.map_err(backend)?;
-    for chunk in bytes.chunks(PART) {
-        up.put_part(PutPayload::from(chunk.to_vec()))
-            .await
-            .map_err(backend)?;
-    }
-    up.complete().await.map_err(backend)?;
-    Ok(())
-}
-
 async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |e| Error::io(path.display().to_string(), e);
     if let Some(parent) = path.parent() {
@@ -148,53 +113,6 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().await.map_err(io)?;
     tokio::fs::rename(&tmp, path).await.map_err(io)?;
     Ok(())
-}
-
-/// An ops file holding the lines of both: `local` if it only extends `current` (byte
-/// for byte what the client has), `current` if it already holds all of `local`, else
-/// `current` followed by the lines of `local` it lacks (compared as exact line text),
-/// in `local`'s order.
-fn merge_ops_bytes(current: &[u8], local: &[u8]) -> Vec<u8> {
-    if local.starts_with(current) {
-        return local.to_vec();
-    }
-    if current.starts_with(local) {
-        return current.to_vec();
-    }
-    let lines = |b: &[u8]| -> Vec<Vec<u8>> {
-        b.split(|&c| c == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect()
-    };
-    let have: BTreeSet<Vec<u8>> = lines(current).into_iter().collect();
-    let mut out = current.to_vec();
-    for l in lines(local) {
-        if !have.contains(&l) {
-            if !out.is_empty() && !out.ends_with(b"\n") {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(&l);
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
-/// What the index covers of an object: an ops file only grows, and a writer appends to
-/// it before writing the index, so an ops file longer than its entry whose first
-/// `size` bytes match the entry is the indexed file plus lines not yet acknowledged
-/// (their writer's index update will fail or is still coming): the indexed part is
-/// the file. Anything else comes back unchanged, to be checked against the entry.
-fn indexed_part(path: &str, entry: &IndexEntry, mut bytes: Vec<u8>) -> Vec<u8> {
-    let size = usize::try_from(entry.size).unwrap_or(usize::MAX);
-    if bytes.len() > size
-        && matches!(EntryKind::from_path(path), Ok(EntryKind::OpsFile(_)))
-        && Sha256Hex::of(&bytes[..size]).as_str() == entry.sha256
-    {
-        bytes.truncate(size);
-    }
-    bytes
 }
 
 /// A unique number in this process, for temporary names.
@@ -246,79 +164,5 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-impl sila_store_core::storage::WorkspaceStorage for TierStore {
-    async fn put_operation(
-        &self,
-        space_id: &str,
-        tree: &TreeId,
-        op: &sila_store_core::reptree::TreeOp,
-    ) -> Result<()> {
-        self.sync_tree(
-            space_id,
-            tree,
-            &[WireOp::from_tree_op(op)?],
-            Some(&BTreeMap::new()),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    async fn get_operations(
-        &self,
-        space_id: &str,
-        tree: &TreeId,
-        from: Option<Day>,
-        to: Option<Day>,
-    ) -> Result<Vec<Operation>> {
-        TierStore::get_operations(self, space_id, tree, from, to).await
-    }
-
-    async fn put_file(&self, space_id: &str, bytes: Vec<u8>) -> Result<Sha256Hex> {
-        TierStore::put_file(self, space_id, bytes).await
-    }
-
-    async fn get_file(&self, space_id: &str, hash: &Sha256Hex) -> Result<Vec<u8>> {
-        TierStore::get_file(self, space_id, hash).await
-    }
-
-    async fn workspace_format(
-        &self,
-        space_id: &str,
-    ) -> Result<sila_store_core::storage::StorageFormat> {
-        use sila_store_core::storage::StorageFormat;
-        let (meta, _) = self.require_metadata(space_id).await?;
-        Ok(match meta.tier {
-            Tier::Active => StorageFormat::PlainFiles,
-            Tier::Archived => StorageFormat::Sqlite,
-        })
-    }
-
-    async fn convert_to_sqlite(&self, space_id: &str) -> Result<()> {
-        self.archive(space_id).await.map(|_| ())
-    }
-
-    async fn convert_to_plain(&self, space_id: &str) -> Result<()> {
-        self.unarchive(space_id).await.map(|_| ())
-    }
-
-    async fn sync_workspace(
-        &self,
-        space_id: &str,
-        tree: &TreeId,
-        client_ops: &[sila_store_core::reptree::TreeOp],
-        state: Option<&sila_store_core::storage::StateVector>,
-    ) -> Result<Vec<sila_store_core::reptree::TreeOp>> {
-        let wire: Vec<WireOp> = client_ops
-            .iter()
-            .map(WireOp::from_tree_op)
-            .collect::<Result<_>>()?;
-        self.sync_tree(space_id, tree, &wire, state)
-            .await?
-            .iter()
-            .map(WireOp::to_tree_op)
-            .collect()
     }
 }

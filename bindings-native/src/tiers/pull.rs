@@ -17,11 +17,12 @@ use object_store::ObjectStoreExt;
 use sila_store_core::entries::listing;
 use sila_store_core::ids::Sha256Hex;
 use sila_store_core::layout::{safe_relative_path, EntryKind};
+use sila_store_core::storage::tiers::indexed_part;
 use sila_store_core::{Error, Result};
 
 use super::{
-    backend, indexed_part, unique, write_atomic, IndexEntry, Instrumented, TempFile, Tier,
-    TierMetadata, TierReport, TierStore, CONCURRENCY,
+    backend, unique, write_atomic, IndexEntry, Instrumented, TempFile, Tier, TierMetadata,
+    TierReport, TierStore, CONCURRENCY,
 };
 use crate::fs::{rename_no_replace, PlainSource};
 use crate::workspace::{convert, ConvertOptions};

@@ -56,14 +56,17 @@ impl TierStore {
                 .collect();
             upload_files(&self.store, jobs).await?;
             let merged = futures::stream::iter(ops.iter().map(|(p, _, _)| {
-                let key = self.active_key(&space_id, &meta.epoch, p);
+                let key = Engine::active_key(&space_id, &meta.epoch, p);
                 let path = root.join(p);
                 let known = meta.files.contains_key(p);
                 async move {
                     let local = tokio::fs::read(&path)
                         .await
                         .map_err(|e| Error::io(path.display().to_string(), e))?;
-                    Ok::<_, Error>((p.clone(), self.merge_ops_object(&key, local, known).await?))
+                    Ok::<_, Error>((
+                        p.clone(),
+                        self.engine.merge_ops_object(&key, local, known).await?,
+                    ))
                 }
             }))
             .buffer_unordered(CONCURRENCY)
@@ -101,35 +104,5 @@ impl TierStore {
         }
         report.requests = self.instruments().requests() - start;
         Ok(report)
-    }
-
-    /// Writes a local ops file to `key` without losing a line the object holds: a new
-    /// object is created only if there still is none, an existing one is merged with
-    /// [`merge_ops_bytes`] and written only if it did not change meanwhile. Returns the
-    /// index entry of what the object holds now.
-    pub(super) async fn merge_ops_object(
-        &self,
-        key: &ObjPath,
-        local: Vec<u8>,
-        in_index: bool,
-    ) -> Result<IndexEntry> {
-        // A file the index does not know is most likely new: one conditional create,
-        // no read (it exists only if a writer's index update was lost).
-        if !in_index {
-            match self.put_if(key, local.clone(), None).await {
-                Ok(()) => return Ok(IndexEntry::of(&local)),
-                Err(Error::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let (current, version) = self
-            .get_versioned(key)
-            .await?
-            .ok_or_else(|| Error::Conflict(format!("{key} vanished while pushing")))?;
-        let merged = merge_ops_bytes(&current, &local);
-        if merged != current {
-            self.put_if(key, merged.clone(), Some(&version)).await?;
-        }
-        Ok(IndexEntry::of(&merged))
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+#[cfg(feature = "fault-injection")]
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,15 +29,18 @@ pub fn backend(e: object_store::Error) -> Error {
     }
 }
 
-/// Request counts, added latency and an injected failure, shared by clones.
+/// Request counts, shared by clones; with the `fault-injection` feature (tests and
+/// benchmarks only) also added latency and an injected failure.
 #[derive(Debug, Default)]
 pub struct Instruments {
     /// Requests made (every call of the store: get, put, list page, delete, …).
     pub requests: AtomicU64,
     /// Added latency per request, in milliseconds.
+    #[cfg(feature = "fault-injection")]
     pub delay_ms: AtomicU64,
     /// When non-zero: the request with this number (1-based) and every later one
     /// fails, as if the process had died there.
+    #[cfg(feature = "fault-injection")]
     pub fail_from: AtomicU64,
 }
 
@@ -46,6 +50,13 @@ impl Instruments {
         self.requests.load(Ordering::SeqCst)
     }
 
+    #[cfg(not(feature = "fault-injection"))]
+    async fn enter(&self, _what: &str) -> object_store::Result<()> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    #[cfg(feature = "fault-injection")]
     async fn enter(&self, what: &str) -> object_store::Result<()> {
         let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
         let fail = self.fail_from.load(Ordering::SeqCst);
@@ -205,6 +216,8 @@ pub struct TierStore {
     /// Whether the store does conditional updates (`If-Match`) itself; a local folder
     /// does not, and is then guarded by a lock in this process.
     pub native_cas: bool,
+    /// The core's tiers over the same objects.
+    pub engine: Arc<super::Engine>,
 }
 
 impl TierStore {
@@ -264,8 +277,16 @@ impl TierStore {
                     "expected s3://bucket/prefix, file:///path or memory://",
                 ));
             };
+        let store = Arc::new(Instrumented::new(store));
+        let objects = crate::object_store_store::ObjectWorkspaceStore::over(
+            store.clone(),
+            &prefix,
+            "",
+            native_cas,
+        );
         Ok(TierStore {
-            store: Arc::new(Instrumented::new(store)),
+            engine: Arc::new(super::Engine::new(objects, super::NativeHost)),
+            store,
             prefix,
             native_cas,
         })

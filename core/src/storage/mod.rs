@@ -73,4 +73,6 @@ pub trait WorkspaceStorage {
 }
 
 mod space;
+pub mod tiers;
 pub use space::SpaceStorage;
+pub use tiers::Tiers;

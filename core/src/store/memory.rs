@@ -41,6 +41,7 @@ impl WorkspaceStore for MemoryStore {
             .map(|(k, (b, _))| ObjectInfo {
                 path: k.clone(),
                 size: Some(b.len() as u64),
+                modified_ms: None,
             })
             .collect())
     }

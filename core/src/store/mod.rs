@@ -61,6 +61,17 @@ pub struct ObjectInfo {
     pub path: String,
     /// Its size in bytes, where the backend's listing tells it.
     pub size: Option<u64>,
+    /// When it was last written (Unix milliseconds), where the backend tells it. The
+    /// tiers delete what a killed run left only once it is old enough; an object
+    /// without a time is never taken for such a leftover.
+    pub modified_ms: Option<u64>,
+}
+
+/// The bytes of an object in parts, in order, for [`WorkspaceStore::write_parts`]: a
+/// large object (an archive) written in bounded memory.
+pub trait PartSource: SendOutsideWasm {
+    /// The next part, or `None` after the last.
+    fn next_part(&mut self) -> crate::Result<Option<Vec<u8>>>;
 }
 
 /// What a store call can fail with. Codes ([`StoreError::code`]) are stable.
@@ -190,6 +201,26 @@ pub trait WorkspaceStore: SendOutsideWasm + SyncOutsideWasm {
         condition: Precondition,
     ) -> StoreResult<Version>;
 
+    /// Writes the object at `path` from `parts`, as [`WorkspaceStore::write`] does.
+    /// The default joins the parts in memory; a backend that can take an object in
+    /// pieces (a multipart upload, a temporary file) overrides it, so that a large
+    /// object never sits in memory whole.
+    async fn write_parts(
+        &self,
+        path: &str,
+        parts: &mut dyn PartSource,
+        condition: Precondition,
+    ) -> StoreResult<Version> {
+        let mut bytes = Vec::new();
+        while let Some(p) = parts
+            .next_part()
+            .map_err(|e| StoreError::backend("write", path, e.to_string()))?
+        {
+            bytes.extend_from_slice(&p);
+        }
+        self.write(path, bytes, condition).await
+    }
+
     /// Appends `bytes` to the object at `path` (creating it), durably. The default
     /// reads, merges and writes conditionally, retrying on a concurrent change; a
     /// backend with a real append overrides it.
@@ -241,6 +272,15 @@ impl<S: WorkspaceStore + ?Sized> WorkspaceStore for &S {
         condition: Precondition,
     ) -> StoreResult<Version> {
         (**self).write(path, bytes, condition).await
+    }
+
+    async fn write_parts(
+        &self,
+        path: &str,
+        parts: &mut dyn PartSource,
+        condition: Precondition,
+    ) -> StoreResult<Version> {
+        (**self).write_parts(path, parts, condition).await
     }
 
     async fn append(&self, path: &str, bytes: &[u8]) -> StoreResult<()> {

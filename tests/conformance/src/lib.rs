@@ -79,7 +79,12 @@ impl<T> Ctx<T> for Option<T> {
     }
 }
 
+pub mod tiers;
 pub mod tricky;
+pub use tiers::{
+    tiers_archive_unarchive, tiers_crash_at_every_call, tiers_sync_with_state_vectors,
+    tiers_two_writers_and_an_archiver,
+};
 
 use tricky::values;
 
@@ -503,12 +508,33 @@ macro_rules! store_conformance {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
-            // The same list as `run_all`.
-            $crate::store_conformance!(@tests #[$attr] $make, $oracle;
-                placement, dedup_across_days, never_glues_lines, day_ranges,
-                bad_batch_stores_nothing, files, values_as_javascript_writes_them,
-                store_contract);
+            $crate::store_conformance!(@store #[$attr] $make, $oracle);
         }
+    };
+    // With a tier host (one that builds archives): the tier checks too.
+    (#[$attr:meta] $backend:ident, $make:expr, $oracle:expr, tiers: $host:expr) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::store_conformance!(@store #[$attr] $make, $oracle);
+            $crate::store_conformance!(@tiers #[$attr] $make, $host;
+                tiers_archive_unarchive, tiers_crash_at_every_call,
+                tiers_two_writers_and_an_archiver);
+            #[$attr]
+            async fn tiers_sync_with_state_vectors() {
+                let (store, _keep) = ($make)();
+                if let Err(e) = $crate::tiers_sync_with_state_vectors(store, $host, $oracle).await {
+                    panic!("tiers_sync_with_state_vectors: {e}");
+                }
+            }
+        }
+    };
+    // The same list as `run_all`.
+    (@store #[$attr:meta] $make:expr, $oracle:expr) => {
+        $crate::store_conformance!(@tests #[$attr] $make, $oracle;
+            placement, dedup_across_days, never_glues_lines, day_ranges,
+            bad_batch_stores_nothing, files, values_as_javascript_writes_them,
+            store_contract);
     };
     (@tests #[$attr:meta] $make:expr, $oracle:expr; $($check:ident),*) => {
         $(
@@ -516,6 +542,17 @@ macro_rules! store_conformance {
             async fn $check() {
                 let (store, _keep) = ($make)();
                 if let Err(e) = $crate::$check(store, $oracle).await {
+                    panic!("{}: {e}", stringify!($check));
+                }
+            }
+        )*
+    };
+    (@tiers #[$attr:meta] $make:expr, $host:expr; $($check:ident),*) => {
+        $(
+            #[$attr]
+            async fn $check() {
+                let (store, _keep) = ($make)();
+                if let Err(e) = $crate::$check(store, $host).await {
                     panic!("{}: {e}", stringify!($check));
                 }
             }

@@ -1,16 +1,35 @@
 //! Reading and writing one space on access: files by hash, ops by tree and day range
-//! (from the active files or the downloaded archive).
+//! (from the active files or the archive).
 
-use object_store::{ObjectStoreExt, PutPayload, UpdateVersion};
-use sila_store_core::entries::Operation;
-use sila_store_core::ids::{Day, Sha256Hex, TreeId};
-use sila_store_core::layout::{EntryKind, OpsFileKey};
-use sila_store_core::ops::OpsText;
-use sila_store_core::{Error, Result};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
-use super::*;
+use super::{IndexEntry, Tier, TierHost, TierMetadata, Tiers, MAX_ATTEMPTS, READ_ATTEMPTS};
+use crate::entries::{push_operations, select_ops_files, Operation};
+use crate::error::{Error, Result};
+use crate::ids::{Day, Sha256Hex, TreeId};
+use crate::layout::{EntryKind, OpsFileKey};
+use crate::store::{Precondition, Version, WorkspaceStore};
 
-impl TierStore {
+impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
+    /// The metadata of an active space (unarchiving it if archived; new if none).
+    pub async fn active_metadata(&self, id: &str) -> Result<(TierMetadata, Option<Version>)> {
+        for _ in 0..MAX_ATTEMPTS {
+            match self.read_metadata(id).await? {
+                None => return Ok((self.fresh_metadata(id), None)),
+                Some((m, v)) if m.tier == Tier::Active => return Ok((m, Some(v))),
+                Some(_) => match self.unarchive(id).await {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        Err(Error::Conflict(format!(
+            "space {id} kept changing tiers; gave up after {MAX_ATTEMPTS} attempts"
+        )))
+    }
+
     /// Stores a CAS file in the active tier (unarchiving the space if needed) and
     /// returns its hash; a file already there is not uploaded again.
     pub async fn put_file(&self, id: &str, bytes: Vec<u8>) -> Result<Sha256Hex> {
@@ -21,20 +40,13 @@ impl TierStore {
             if meta.files.contains_key(&rel) {
                 return Ok(hash);
             }
-            let key = self.active_key(id, &meta.epoch, &rel);
+            let key = Self::active_key(id, &meta.epoch, &rel);
             self.store
-                .put(&key, PutPayload::from(bytes.clone()))
-                .await
-                .map_err(backend)?;
-            meta.files.insert(
-                rel.clone(),
-                IndexEntry {
-                    size: bytes.len() as u64,
-                    sha256: hash.as_str().into(),
-                },
-            );
+                .write(&key, bytes.clone(), Precondition::None)
+                .await?;
+            meta.files.insert(rel.clone(), IndexEntry::of(&bytes));
             meta.generation += 1;
-            meta.last_activity_ms = now_ms();
+            meta.last_activity_ms = self.host.now_ms();
             match self.write_metadata(&meta, version.as_ref()).await {
                 Ok(()) => return Ok(hash),
                 Err(Error::Conflict(_)) => continue,
@@ -58,7 +70,7 @@ impl TierStore {
                 return Err(Error::NotFound(format!("{rel} in space {id}")));
             }
             match self
-                .get_bytes(&self.active_key(id, &meta.epoch, &rel))
+                .get_bytes(&Self::active_key(id, &meta.epoch, &rel))
                 .await
             {
                 Ok(b) => break b,
@@ -84,7 +96,7 @@ impl TierStore {
 
     /// The ops of a tree in a day range, from whichever tier holds the space: only
     /// that tree's ops files of those days from the active tier, or an indexed query
-    /// of the downloaded archive. Reading does not change the tier.
+    /// of the archive. Reading does not change the tier.
     pub async fn get_operations(
         &self,
         id: &str,
@@ -108,17 +120,8 @@ impl TierStore {
         }
     }
 
-    /// Whether the metadata of a space is no longer at `version`.
-    pub(super) async fn changed_since(
-        &self,
-        id: &str,
-        version: Option<&UpdateVersion>,
-    ) -> Result<bool> {
-        Ok(self.read_metadata(id).await?.map(|(_, v)| v).as_ref() != version)
-    }
-
     /// The ops of a tree in a day range, read as `meta` describes the space.
-    pub(super) async fn operations_in(
+    async fn operations_in(
         &self,
         meta: &TierMetadata,
         tree: &TreeId,
@@ -127,28 +130,25 @@ impl TierStore {
     ) -> Result<Vec<Operation>> {
         let id = meta.space_id.as_str();
         if meta.tier == Tier::Archived {
-            let work = TempDir::new("ops")?;
-            let db = work.0.join("workspace.db");
-            self.download_archive(meta, &db).await?;
-            return tokio::task::block_in_place(|| {
-                crate::workspace::with_source(&db, |s| s.get_operations(tree, from, to))
-            });
+            let info = meta.archive.as_ref().ok_or_else(|| Error::Corrupt {
+                format: "tier metadata",
+                reason: format!("metadata/{id}.json: archived without archive info"),
+            })?;
+            let mut area = self.host.work_area()?;
+            self.download_archive_into(id, info, &mut area).await?;
+            return area.archive_operations(tree, from, to);
         }
         let mut out = Vec::new();
         for (key, rel) in tree_files(meta, tree, from, to) {
             let bytes = self
-                .get_bytes(&self.active_key(id, &meta.epoch, &rel))
+                .get_bytes(&Self::active_key(id, &meta.epoch, &rel))
                 .await?;
             // Lines appended but not yet indexed are not acknowledged: leave them out.
             let bytes = match meta.files.get(&rel) {
                 Some(e) => indexed_part(&rel, e, bytes),
                 None => bytes,
             };
-            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
-                path: rel.clone(),
-                line,
-            })?;
-            out.extend(text.lines.iter().map(|l| Operation::new(&key, l)));
+            push_operations(&key, &rel, &bytes, &mut out)?;
         }
         Ok(out)
     }
@@ -156,28 +156,34 @@ impl TierStore {
 
 /// The ops files of `tree` in the index, in days `from..=to`, in `getOperations`
 /// order (day, peer, file kind).
-pub(super) fn tree_files(
+pub fn tree_files(
     meta: &TierMetadata,
     tree: &TreeId,
     from: Option<Day>,
     to: Option<Day>,
 ) -> Vec<(OpsFileKey, String)> {
-    let mut files: Vec<(OpsFileKey, String)> = meta
+    let files = meta
         .files
         .keys()
         .filter_map(|p| match EntryKind::from_path(p) {
-            Ok(EntryKind::OpsFile(k))
-                if &k.tree == tree
-                    && from.is_none_or(|f| k.day >= f)
-                    && to.is_none_or(|t| k.day <= t) =>
-            {
-                Some((k, p.clone()))
-            }
+            Ok(EntryKind::OpsFile(k)) => Some((k, p.clone())),
             _ => None,
-        })
-        .collect();
-    files.sort_by(|a, b| {
-        (a.0.day, &a.0.peer, a.0.kind.as_str()).cmp(&(b.0.day, &b.0.peer, b.0.kind.as_str()))
-    });
-    files
+        });
+    select_ops_files(files, tree, from, to)
+}
+
+/// What the index covers of an object: an ops file only grows, and a writer appends to
+/// it before writing the index, so an ops file longer than its entry whose first
+/// `size` bytes match the entry is the indexed file plus lines not yet acknowledged
+/// (their writer's index update will fail or is still coming): the indexed part is
+/// the file. Anything else comes back unchanged, to be checked against the entry.
+pub fn indexed_part(path: &str, entry: &IndexEntry, mut bytes: Vec<u8>) -> Vec<u8> {
+    let size = usize::try_from(entry.size).unwrap_or(usize::MAX);
+    if bytes.len() > size
+        && matches!(EntryKind::from_path(path), Ok(EntryKind::OpsFile(_)))
+        && Sha256Hex::of(&bytes[..size]).as_str() == entry.sha256
+    {
+        bytes.truncate(size);
+    }
+    bytes
 }

@@ -1,0 +1,242 @@
+//! Moving a space between the store and a work area, in bounded memory: small objects
+//! [`CONCURRENCY`] at a time, large ones in parts of [`PART`] bytes, every byte checked
+//! against the index or the archive info.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+
+use super::archive::check_space_json;
+use super::{indexed_part, ArchiveInfo, IndexEntry, TierHost, TierMetadata, Tiers};
+use super::{CONCURRENCY, PART};
+use crate::entries::Listing;
+use crate::error::{Error, Result};
+use crate::ids::Sha256Hex;
+use crate::layout::EntryKind;
+use crate::store::{PartSource, Precondition, WorkspaceStore};
+
+/// Objects up to this size are read whole, several at once.
+const SMALL: u64 = 4 << 20;
+
+fn mismatch(path: &str, expected: &str, actual: &Sha256Hex) -> Error {
+    Error::HashMismatch {
+        path: path.to_string(),
+        expected: expected.to_string(),
+        actual: actual.as_str().into(),
+    }
+}
+
+/// The parts of a file of a work area.
+struct AreaParts<'a> {
+    area: &'a mut dyn super::WorkArea,
+    /// `None`: the archive; else a plain file.
+    plain: Option<&'a str>,
+    offset: u64,
+    size: u64,
+}
+
+impl PartSource for AreaParts<'_> {
+    fn next_part(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.offset >= self.size {
+            return Ok(None);
+        }
+        let len = PART.min(self.size - self.offset);
+        let bytes = match self.plain {
+            None => self.area.read_archive(self.offset, len)?,
+            Some(p) => self.area.read_plain(p, self.offset, len)?,
+        };
+        if bytes.len() as u64 != len {
+            return Err(Error::Corrupt {
+                format: "work area",
+                reason: "a file shrank while it was uploaded".into(),
+            });
+        }
+        self.offset += len;
+        Ok(Some(bytes))
+    }
+}
+
+impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
+    /// The object at `key` (the indexed part of an ops file), checked against `e`.
+    pub(super) async fn fetch_checked(
+        &self,
+        key: &str,
+        path: &str,
+        e: &IndexEntry,
+    ) -> Result<Vec<u8>> {
+        let b = indexed_part(path, e, self.get_bytes(key).await?);
+        if !e.matches(&b) {
+            return Err(mismatch(path, &e.sha256, &Sha256Hex::of(&b)));
+        }
+        Ok(b)
+    }
+
+    /// Writes the active files of `meta` into `area`, each checked against the index.
+    pub(super) async fn download_active_into(
+        &self,
+        meta: &TierMetadata,
+        area: &mut Box<dyn super::WorkArea>,
+    ) -> Result<()> {
+        let id = meta.space_id.as_str();
+        let (small, large): (Vec<_>, Vec<_>) =
+            meta.files.iter().partition(|(_, e)| e.size <= SMALL);
+        // Owned jobs: the futures then borrow nothing but `self`.
+        let jobs: Vec<(String, String, IndexEntry)> = small
+            .into_iter()
+            .map(|(p, e)| (Self::active_key(id, &meta.epoch, p), p.clone(), e.clone()))
+            .collect();
+        let mut fetched = stream::iter(jobs)
+            .map(|(key, p, e)| async move {
+                let bytes = self.fetch_checked(&key, &p, &e).await?;
+                Ok::<_, Error>((p, bytes))
+            })
+            .buffered(CONCURRENCY);
+        while let Some((p, bytes)) = fetched.try_next().await? {
+            area.append_plain(&p, &bytes)?;
+        }
+        for (p, e) in large {
+            let key = Self::active_key(id, &meta.epoch, p);
+            let mut hash = Sha256::new();
+            let mut offset = 0;
+            while offset < e.size {
+                let len = PART.min(e.size - offset);
+                let part = self.store.read_range(&key, offset, len).await?;
+                if part.len() as u64 != len {
+                    return Err(Error::NotFound(key));
+                }
+                hash.update(&part);
+                area.append_plain(p, &part)?;
+                offset += len;
+            }
+            let got = Sha256Hex::from_digest(&hash.finalize());
+            if got.as_str() != e.sha256 {
+                return Err(mismatch(p, &e.sha256, &got));
+            }
+        }
+        // What is archived must be the space asked for.
+        let space_json = EntryKind::SpaceJson.path();
+        if let Some(e) = meta.files.get(&space_json) {
+            check_space_json(&area.read_plain(&space_json, 0, e.size)?, id)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the archive `info` of space `id` into `area`, size and hash checked.
+    pub(super) async fn download_archive_into(
+        &self,
+        id: &str,
+        info: &ArchiveInfo,
+        area: &mut Box<dyn super::WorkArea>,
+    ) -> Result<()> {
+        let key = Self::archive_key(id, &info.name);
+        let mut hash = Sha256::new();
+        let mut offset = 0;
+        loop {
+            let part = self.store.read_range(&key, offset, PART).await?;
+            if part.is_empty() {
+                break;
+            }
+            offset += part.len() as u64;
+            if offset > info.size {
+                break;
+            }
+            hash.update(&part);
+            area.append_archive(&part)?;
+        }
+        let got = Sha256Hex::from_digest(&hash.finalize());
+        if offset != info.size || got.as_str() != info.sha256 {
+            // Nothing at all: deleted (by an unarchive that won, or never written).
+            if offset == 0 && self.store.size(&key).await?.is_none() {
+                return Err(Error::NotFound(key));
+            }
+            return Err(mismatch(&key, &info.sha256, &got));
+        }
+        Ok(())
+    }
+
+    /// Uploads the archive built in `area` (`size` bytes) to `key`, in parts, and reads
+    /// it back: size and SHA-256 must be what was built.
+    pub(super) async fn upload_archive(
+        &self,
+        area: &mut Box<dyn super::WorkArea>,
+        key: &str,
+        size: u64,
+    ) -> Result<Sha256Hex> {
+        let mut parts = AreaParts {
+            area: area.as_mut(),
+            plain: None,
+            offset: 0,
+            size,
+        };
+        self.store
+            .write_parts(key, &mut parts, Precondition::None)
+            .await?;
+        // What the area holds, and what the store gives back, hashed part by part.
+        let mut local = Sha256::new();
+        let mut remote = Sha256::new();
+        let mut offset = 0;
+        while offset < size {
+            let len = PART.min(size - offset);
+            local.update(area.read_archive(offset, len)?);
+            let back = self.store.read_range(key, offset, len).await?;
+            if back.len() as u64 != len {
+                return Err(Error::Conflict(alloc::format!(
+                    "{key} is not what was uploaded"
+                )));
+            }
+            remote.update(&back);
+            offset += len;
+        }
+        let (local, remote) = (
+            Sha256Hex::from_digest(&local.finalize()),
+            Sha256Hex::from_digest(&remote.finalize()),
+        );
+        if local != remote || self.store.size(key).await? != Some(size) {
+            return Err(mismatch(key, local.as_str(), &remote));
+        }
+        Ok(local)
+    }
+
+    /// Uploads the plain files `files` of `area` under `active/<id>/<epoch>/`.
+    pub(super) async fn upload_plain(
+        &self,
+        area: &mut Box<dyn super::WorkArea>,
+        id: &str,
+        epoch: &str,
+        files: &Listing,
+    ) -> Result<()> {
+        let (small, large): (Vec<_>, Vec<_>) = files.iter().partition(|(_, d)| d.size <= SMALL);
+        for batch in small.chunks(CONCURRENCY) {
+            let mut jobs: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.len());
+            for (p, d) in batch {
+                jobs.push((
+                    Self::active_key(id, epoch, p),
+                    area.read_plain(p, 0, d.size)?,
+                ));
+            }
+            stream::iter(jobs)
+                .map(|(key, bytes)| async move {
+                    self.store.write(&key, bytes, Precondition::None).await
+                })
+                .buffer_unordered(CONCURRENCY)
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+        for (p, d) in large {
+            let mut parts = AreaParts {
+                area: area.as_mut(),
+                plain: Some(p),
+                offset: 0,
+                size: d.size,
+            };
+            let key = Self::active_key(id, epoch, p);
+            self.store
+                .write_parts(&key, &mut parts, Precondition::None)
+                .await?;
+        }
+        Ok(())
+    }
+}
