@@ -130,5 +130,5 @@ export function openSilaDb(name?: string): Promise<IDBDatabase>;
 export function placeRows<R extends { clock: number; peerId: string; treeId: string }>(rows: R[], exportDay?: string): { row: R; day: string }[];
 
 /** Runs the storage engine's conformance suite on a store implementation; `makeStore()`
- * gives a fresh, empty store for each check. */
-export function checkStore(makeStore: () => Store | Promise<Store>): Promise<{ passed: string[]; failed: { check: string; message: string }[] }>;
+ * gives a fresh, empty store for each check. `tiers`: also the server tiers' checks. */
+export function checkStore(makeStore: () => Store | Promise<Store>, opts?: { tiers?: boolean }): Promise<{ passed: string[]; failed: { check: string; message: string }[] }>;

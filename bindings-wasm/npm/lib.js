@@ -380,10 +380,12 @@ export async function writeFiles(store, workspace, opts) {
 }
 
 /** Runs the storage engine's conformance suite on a store implementation (yours, or
- * one of these): `makeStore()` gives a fresh, empty store for each check. Resolves to
- * `{passed: string[], failed: {check, message}[]}`. */
-export function checkStore(makeStore) {
-  return engineCall(() => wasm.checkStore(makeStore));
+ * one of these): `makeStore()` gives a fresh, empty store for each check. With
+ * `{tiers: true}` also the server tiers' checks (archive, unarchive, a crash at every
+ * store call followed by a rerun, two writers and an archiver, sync with state
+ * vectors). Resolves to `{passed: string[], failed: {check, message}[]}`. */
+export function checkStore(makeStore, { tiers = false } = {}) {
+  return engineCall(() => wasm.checkStore(makeStore, tiers));
 }
 
 /** The seed's `WorkspaceStorage` over a store holding one workspace. */

@@ -119,9 +119,11 @@ fn js_oracle(texts: &[String]) -> Option<Vec<Option<String>>> {
 /// placement, dedup across days, the newline rule, day ranges, blobs, refused
 /// batches, 300 tricky values, the store contract) on a store implementation.
 /// `makeStore()` gives a fresh, empty store (or a promise of one) for each check.
+/// With `tiers`, also the tier checks (archive and unarchive, a crash at every store
+/// call and a rerun, two writers and an archiver, sync with state vectors).
 /// Resolves to `{passed: string[], failed: {check, message}[]}`.
 #[wasm_bindgen(js_name = checkStore)]
-pub fn check_store(make_store: js_sys::Function) -> Promise {
+pub fn check_store(make_store: js_sys::Function, with_tiers: bool) -> Promise {
     future_to_promise(async move {
         let make = || {
             let make_store = make_store.clone();
@@ -138,7 +140,13 @@ pub fn check_store(make_store: js_sys::Function) -> Promise {
                 JsStore::new(v).map_err(|e| e.to_string())
             }
         };
-        let results = sila_store_conformance::run_all(make, js_oracle).await;
+        let mut results = sila_store_conformance::run_all(&make, js_oracle).await;
+        if with_tiers {
+            let tiers =
+                sila_store_conformance::run_tiers(&make, crate::tier_host::WasmHost, js_oracle)
+                    .await;
+            results.extend(tiers);
+        }
         let passed = js_sys::Array::new();
         let failed = js_sys::Array::new();
         for (check, r) in results {

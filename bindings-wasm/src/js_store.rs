@@ -20,6 +20,11 @@
 //! are not interleaved with another call of this page or worker; two tabs on one OPFS
 //! folder are not protected from each other (as Sila's own writes are not).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures_util::lock::Mutex as AsyncMutex;
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use sila_store_core::ids::Sha256Hex;
 use sila_store_core::store::{
@@ -141,6 +146,10 @@ impl WorkspaceStore for JsStore {
 
     async fn read(&self, path: &str) -> StoreResult<Option<(Vec<u8>, Version)>> {
         check_path(path)?;
+        // Not while this instance writes the path (OPFS refuses to read a file that a
+        // write holds).
+        let lock = path_lock(path);
+        let _guard = lock.lock().await;
         Ok(self.read_whole(path).await?.map(|b| {
             let v = version(&b);
             (b, v)
@@ -149,6 +158,8 @@ impl WorkspaceStore for JsStore {
 
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>> {
         check_path(path)?;
+        let lock = path_lock(path);
+        let _guard = lock.lock().await;
         if method(&self.obj, "readRange").is_some() {
             let v = self
                 .call(
@@ -184,6 +195,10 @@ impl WorkspaceStore for JsStore {
         condition: Precondition,
     ) -> StoreResult<Version> {
         check_path(path)?;
+        // The check and the write are two JS calls: no other write to the path may
+        // come between them (see `path_lock`).
+        let lock = path_lock(path);
+        let _guard = lock.lock().await;
         let ok = match &condition {
             Precondition::None => true,
             Precondition::IfAbsent => self.read_whole(path).await?.is_none(),
@@ -208,6 +223,8 @@ impl WorkspaceStore for JsStore {
                 .await?;
             return Ok(());
         }
+        let lock = path_lock(path);
+        let _guard = lock.lock().await;
         let mut current = self.read_whole(path).await?.unwrap_or_default();
         current.extend_from_slice(bytes);
         let arr = Uint8Array::from(current.as_slice());
@@ -218,8 +235,30 @@ impl WorkspaceStore for JsStore {
     async fn delete_many(&self, paths: &[String]) -> StoreResult<()> {
         for p in paths {
             check_path(p)?;
+            let lock = path_lock(p);
+            let _guard = lock.lock().await;
             self.call("remove", p, &[p.as_str().into()]).await?;
         }
         Ok(())
     }
+}
+
+/// The lock of one path for this wasm instance (reads, writes, appends and removals
+/// of a path take turns). A JS store has no conditional write:
+/// the engine's if-absent / if-version writes (and appends without an `append`
+/// callback) read, compare and write in separate calls, and other tasks of this
+/// (single-threaded) instance run at each await between them. Writes to one path take
+/// turns under this lock, so two writers of one process never both win. Between
+/// processes (two tabs on one OPFS folder), nothing here protects: use one writer.
+fn path_lock(path: &str) -> Rc<AsyncMutex<()>> {
+    thread_local! {
+        static LOCKS: RefCell<HashMap<String, Rc<AsyncMutex<()>>>> = RefCell::new(HashMap::new());
+    }
+    LOCKS.with(|locks| {
+        let mut map = locks.borrow_mut();
+        if map.len() > 10_000 {
+            map.retain(|_, l| Rc::strong_count(l) > 1);
+        }
+        Rc::clone(map.entry(path.to_string()).or_default())
+    })
 }

@@ -35,6 +35,8 @@ mod engine;
 #[cfg(target_arch = "wasm32")]
 mod js_store;
 #[cfg(target_arch = "wasm32")]
+mod tier_host;
+#[cfg(target_arch = "wasm32")]
 pub use engine::SpaceEngine;
 
 thread_local! {

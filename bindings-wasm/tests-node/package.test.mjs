@@ -284,10 +284,10 @@ const conformanceBackends = {
 };
 for (const [backend, make] of Object.entries(conformanceBackends)) {
   test(`conformance: ${backend}`, async () => {
-    const r = await sila.checkStore(make);
+    const r = await sila.checkStore(make, { tiers: true });
     console.log(`conformance: ${backend}: ${r.passed.length} checks passed, ${r.failed.length} failed`);
     assert.deepEqual(r.failed, []);
-    assert.equal(r.passed.length, 8);
+    assert.equal(r.passed.length, 12);
   });
 }
 

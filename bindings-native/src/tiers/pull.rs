@@ -17,7 +17,7 @@ use object_store::ObjectStoreExt;
 use sila_store_core::entries::listing;
 use sila_store_core::ids::Sha256Hex;
 use sila_store_core::layout::{safe_relative_path, EntryKind};
-use sila_store_core::storage::tiers::indexed_part;
+use sila_store_core::storage::tiers::{check_space_json, indexed_part};
 use sila_store_core::{Error, Result};
 
 use super::{
@@ -129,7 +129,7 @@ impl TierStore {
             let mut first = None;
             if let Some(e) = meta.files.get(&space_json) {
                 let local = dir.join(&space_json);
-                if !tokio::fs::read(&local).await.is_ok_and(|b| matches(&b, e)) {
+                if !tokio::fs::read(&local).await.is_ok_and(|b| e.matches(&b)) {
                     let key = self.active_key(id, &meta.epoch, &space_json);
                     let bytes = fetch_checked(&self.store, &key, &space_json, e).await?;
                     check_space_json(&bytes, id)?;
@@ -162,7 +162,7 @@ impl TierStore {
             safe_relative_path(p)?;
             let local = dir.join(p);
             let same = match tokio::fs::read(&local).await {
-                Ok(b) => matches(&b, e),
+                Ok(b) => e.matches(&b),
                 Err(_) => false,
             };
             if same {
@@ -231,11 +231,6 @@ impl TierStore {
     }
 }
 
-/// Whether `bytes` are what the index entry says.
-fn matches(bytes: &[u8], e: &IndexEntry) -> bool {
-    bytes.len() as u64 == e.size && Sha256Hex::of(bytes).as_str() == e.sha256
-}
-
 /// The object at `key` (the indexed part of an ops file), checked against its entry.
 async fn fetch_checked(
     store: &Arc<Instrumented>,
@@ -252,7 +247,7 @@ async fn fetch_checked(
         .map_err(backend)?
         .to_vec();
     let b = indexed_part(path, e, b);
-    if !matches(&b, e) {
+    if !e.matches(&b) {
         return Err(Error::HashMismatch {
             path: path.to_string(),
             expected: e.sha256.clone(),
@@ -260,20 +255,6 @@ async fn fetch_checked(
         });
     }
     Ok(b)
-}
-
-/// `Corrupt` unless the `space.json` bytes name space `id`.
-fn check_space_json(bytes: &[u8], id: &str) -> Result<()> {
-    match sila_store_core::space::space_id_from_json(bytes) {
-        Some(found) if found == id => Ok(()),
-        found => Err(Error::Corrupt {
-            format: "tier",
-            reason: format!(
-                "space {id} holds a space.json of {}: not pulled",
-                found.map_or_else(|| "no readable id".to_string(), |f| format!("space {f}"))
-            ),
-        }),
-    }
 }
 
 /// `Corrupt` unless the workspace folder `plain` is space `id` (a workspace without
@@ -361,7 +342,7 @@ async fn merge_into(from: &Path, dir: &Path) -> Result<(u64, u64, u64)> {
             sha256: d.sha256.as_str().into(),
         };
         let local = dir.join(p);
-        if tokio::fs::read(&local).await.is_ok_and(|b| matches(&b, &e)) {
+        if tokio::fs::read(&local).await.is_ok_and(|b| e.matches(&b)) {
             skipped += 1;
             continue;
         }

@@ -500,6 +500,44 @@ where
     out
 }
 
+/// Runs the tier checks on fresh stores from `make`, with `host` (one that builds
+/// archives): the same list as [`store_conformance!`] with `tiers:`.
+pub async fn run_tiers<S, F, Fut, H>(
+    make: F,
+    host: H,
+    oracle: Oracle,
+) -> Vec<(&'static str, Checked)>
+where
+    S: WorkspaceStore,
+    F: Fn() -> Fut,
+    Fut: core::future::Future<Output = Result<S, String>>,
+    H: sila_store_core::storage::tiers::TierHost + Clone,
+{
+    let mut out = Vec::new();
+    macro_rules! run {
+        ($($check:ident),*) => {
+            $(
+                let r = match make().await {
+                    Ok(store) => $check(store, host.clone()).await,
+                    Err(e) => Err(format!("no store: {e}")),
+                };
+                out.push((stringify!($check), r));
+            )*
+        };
+    }
+    run!(
+        tiers_archive_unarchive,
+        tiers_crash_at_every_call,
+        tiers_two_writers_and_an_archiver
+    );
+    let r = match make().await {
+        Ok(store) => tiers_sync_with_state_vectors(store, host.clone(), oracle).await,
+        Err(e) => Err(format!("no store: {e}")),
+    };
+    out.push(("tiers_sync_with_state_vectors", r));
+    out
+}
+
 /// Expands the suite for one backend:
 /// `store_conformance!(#[test_attribute] name, || (store, keep_alive), oracle)`.
 #[macro_export]

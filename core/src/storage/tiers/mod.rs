@@ -43,6 +43,7 @@ use crate::ids::{Day, TreeId};
 use crate::store::{SendOutsideWasm, SyncOutsideWasm, WorkspaceStore};
 
 pub use access::{indexed_part, tree_files};
+pub use archive::check_space_json;
 pub use metadata::{
     check_metadata, valid_space_id, ArchiveInfo, IndexEntry, Tier, TierMetadata, TierReport,
 };
