@@ -82,8 +82,10 @@ export class WorkspaceStorage {
   putOperations(treeId: string, ops: VertexOperation[], opts?: { day?: string }): Promise<number>;
   putFile(bytes: Uint8Array): Promise<string>;
   getFile(sha256: string): Promise<Uint8Array>;
-  convertToSQLite(opts?: ProgressOptions): Promise<void>;
-  convertToPlainFiles(opts?: ProgressOptions): Promise<void>;
+  /** Archives in place, crash-safe (a rerun finishes the job). */
+  convertToSQLite(opts?: ProgressOptions): Promise<{ action: string; files: number; bytes: number }>;
+  /** Unarchives, crash-safe (a rerun finishes the job). */
+  convertToPlainFiles(opts?: ProgressOptions): Promise<{ action: string; files: number; bytes: number }>;
   syncWorkspace(treeId: string, clientOps?: VertexOperation[], stateVector?: StateVector | null): Promise<VertexOperation[]>;
   verify(opts?: ProgressOptions): Promise<VerifyReport>;
   info(): Promise<WorkspaceInfo>;

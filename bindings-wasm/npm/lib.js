@@ -395,20 +395,18 @@ export function openWorkspace(store) {
 
 /** One workspace in a store: kept as plain files (active) or as one SQLite archive at
  * `ARCHIVE_PATH` (archived). While the archive exists it is the workspace: plain files
- * beside it are the leftovers of an interrupted (un)archive and are replaced. */
+ * beside it are the leftovers of an interrupted (un)archive and are replaced. Every
+ * call is the core's engine (`SpaceStorage` over this store): placement, dedup, blobs,
+ * reads from the archive, and the crash-safe archive and unarchive. */
 export class WorkspaceStorage {
   constructor(store) {
     this.store = store;
-    // Placement, dedup and reading of ops, and blobs, are the core's engine
-    // (SpaceStorage over this store), the same code as every other host.
     this.engine = new wasm.SpaceEngine(store);
   }
 
   /** `'sqlite'` (archived), `'plain'` or `'empty'`. */
   async getWorkspaceFormat() {
-    const paths = await this.store.list();
-    if (paths.includes(ARCHIVE_PATH)) return 'sqlite';
-    return paths.length ? 'plain' : 'empty';
+    return engineCall(() => this.engine.format());
   }
 
   async #archive() {
@@ -420,10 +418,9 @@ export class WorkspaceStorage {
     return (await this.#archive()) ?? (await readFiles(this.store));
   }
 
-  /** The ops of a tree in day folders `from..to` (`YYYY-MM-DD`), as stored lines. */
+  /** The ops of a tree in day folders `from..to` (`YYYY-MM-DD`), as stored lines
+   * (from the archive when archived). */
   async getOperations(treeId, range = {}) {
-    const archive = await this.#archive();
-    if (archive) return getOperations(archive, treeId, range);
     return engineCall(() => this.engine.getOperations(treeId, range.from ?? undefined, range.to ?? undefined));
   }
 
@@ -435,75 +432,35 @@ export class WorkspaceStorage {
     await this.putOperations(treeId, [op]);
   }
 
-  /** Stores many ops (one append per file). Returns how many were new. */
+  /** Stores many ops (one append per file). Returns how many were new. Unarchives
+   * first if needed. */
   async putOperations(treeId, ops, { day = today() } = {}) {
-    await this.#active();
     const written = await engineCall(() => this.engine.putOperations(treeId, JSON.stringify(ops), day));
     return written.length;
   }
 
   /** Stores a CAS file and returns its SHA-256. Unarchives first if needed. */
   async putFile(bytes) {
-    await this.#active();
     return engineCall(() => this.engine.putFile(bytesOf(bytes, 'bytes')));
   }
 
-  /** The bytes of a CAS file, checked against their hash. */
+  /** The bytes of a CAS file, checked against their hash (from the archive when
+   * archived). */
   async getFile(hash) {
-    const archive = await this.#archive();
-    if (!archive) return engineCall(() => this.engine.getFile(hash));
-    const path = call(wasm.staticFilePath, hash);
-    const bytes = convert(archive, 'plain').find((f) => f.path === path)?.bytes;
-    if (!bytes) throw new SilaStoreError('NotFound', `${path} is not in the workspace`);
-    const got = sha256(bytes);
-    if (got !== hash) {
-      throw new SilaStoreError('HashMismatch', `${path}: expected sha256 ${hash}, found ${got}`);
-    }
-    return bytes;
+    return engineCall(() => this.engine.getFile(hash));
   }
 
-  /** Archives: writes the SQLite archive (verified), then removes the plain files. */
+  /** Archives: builds the SQLite archive (verified), writes it, reads it back, then
+   * removes the plain files. Crash-safe: after a failure the workspace is whole, and
+   * running it again finishes the job. Resolves to `{action, files, bytes}`. */
   async convertToSQLite(opts) {
-    if ((await this.getWorkspaceFormat()) === 'sqlite') return;
-    const files = await readFiles(this.store);
-    const db = convert(files, 'sqlite', opts);
-    await this.store.write(ARCHIVE_PATH, db);
-    const back = await this.store.read(ARCHIVE_PATH);
-    if (!back || sha256(back) !== sha256(db)) {
-      await this.store.remove(ARCHIVE_PATH);
-      throw new SilaStoreError('HashMismatch', `${ARCHIVE_PATH} did not read back as written`);
-    }
-    // Only now is the archive the workspace: the plain files can go.
-    for (const f of files) await this.store.remove(f.path);
+    return engineCall(() => this.engine.archive(progressOf(opts)));
   }
 
-  /** Unarchives: writes every file (verified), then removes the archive. */
+  /** Unarchives: writes every file (verified), then removes the archive. Crash-safe
+   * as `convertToSQLite`. Resolves to `{action, files, bytes}`. */
   async convertToPlainFiles(opts) {
-    const archive = await this.#archive();
-    if (!archive) return;
-    const files = convert(archive, 'plain', opts);
-    const keep = new Set(files.map((f) => f.path));
-    for (const path of await this.store.list()) {
-      if (path !== ARCHIVE_PATH && !keep.has(path)) await this.store.remove(path);
-    }
-    for (const f of files) await this.store.write(f.path, f.bytes);
-    for (const f of files) {
-      const back = await this.store.read(f.path);
-      if (!back || sha256(back) !== sha256(f.bytes)) {
-        throw new SilaStoreError('HashMismatch', `${f.path} did not read back as written`);
-      }
-    }
-    await this.store.remove(ARCHIVE_PATH);
-  }
-
-  /** Whether the archive is there, without listing the store. */
-  async #archived() {
-    if (typeof this.store.size === 'function') return (await this.store.size(ARCHIVE_PATH)) != null;
-    return (await this.store.read(ARCHIVE_PATH)) != null;
-  }
-
-  async #active() {
-    if (await this.#archived()) await this.convertToPlainFiles();
+    return engineCall(() => this.engine.unarchive(progressOf(opts)));
   }
 
   /** The seed's `syncWorkspace` for one tree: stores the client's ops the workspace

@@ -8,12 +8,13 @@ use std::rc::Rc;
 use js_sys::{Promise, Uint8Array};
 use sila_store_core::ids::{Day, Sha256Hex, TreeId};
 use sila_store_core::ops::wire;
-use sila_store_core::storage::SpaceStorage;
+use sila_store_core::storage::{SpaceStorage, StorageFormat};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::js_store::JsStore;
+use crate::tier_host::WasmHost;
 use crate::{js_err, to_js, JsResult};
 
 /// One workspace in a JavaScript store (`list`, `read`, `write`, `remove`, optional
@@ -34,7 +35,7 @@ impl SpaceEngine {
     pub fn new(store: JsValue) -> JsResult<SpaceEngine> {
         let store = JsStore::new(store).map_err(|e| js_err(e.into()))?;
         Ok(SpaceEngine {
-            inner: Rc::new(SpaceStorage::new(store)),
+            inner: Rc::new(SpaceStorage::with_host(store, WasmHost)),
         })
     }
 
@@ -97,6 +98,39 @@ impl SpaceEngine {
             let h = Sha256Hex::new(&hash).map_err(js_err)?;
             let bytes = inner.get_file(&h).await.map_err(js_err)?;
             Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// `"sqlite"` (archived in place), `"plain"` or `"empty"`.
+    pub fn format(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            Ok(match inner.format().await.map_err(js_err)? {
+                Some(StorageFormat::Sqlite) => "sqlite",
+                Some(StorageFormat::PlainFiles) => "plain",
+                None => "empty",
+            }
+            .into())
+        })
+    }
+
+    /// Archives the workspace in place (crash-safe: a rerun finishes the job), calling
+    /// `onProgress({phase, done, total})`; resolves to `{action, files, bytes}`.
+    pub fn archive(&self, on_progress: Option<js_sys::Function>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut progress = crate::progress_fn(&on_progress);
+            to_js(&inner.archive(&mut progress).await.map_err(js_err)?)
+        })
+    }
+
+    /// Unarchives the workspace (crash-safe: a rerun finishes the job); resolves to
+    /// `{action, files, bytes}`.
+    pub fn unarchive(&self, on_progress: Option<js_sys::Function>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut progress = crate::progress_fn(&on_progress);
+            to_js(&inner.unarchive(&mut progress).await.map_err(js_err)?)
         })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use js_sys::{Function, Promise, Reflect};
 use sila_store_core::archive::sqlite::FORMAT_VERSION;
-use sila_store_core::entries::{Digest256, Listing, Operation};
+use sila_store_core::entries::{Digest256, Listing, Operation, Progress};
 use sila_store_core::ids::{Day, Sha256Hex, TreeId};
 use sila_store_core::layout::safe_relative_path;
 use sila_store_core::memory::MemoryWorkspace;
@@ -82,11 +82,11 @@ impl WorkArea for MemoryWorkArea {
         Ok(())
     }
 
-    fn build_archive(&mut self) -> Result<(u64, i64)> {
+    fn build_archive(&mut self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(u64, i64)> {
         let mut ws = MemoryWorkspace {
             files: std::mem::take(&mut self.plain),
         };
-        let out = convert_source(&mut ws, "sqlite", &mut |_| {});
+        let out = convert_source(&mut ws, "sqlite", progress);
         self.plain = ws.files;
         match out? {
             Output::Bytes(b) => self.db = b,
@@ -104,8 +104,8 @@ impl WorkArea for MemoryWorkArea {
         Ok(byte_range(&self.db, offset, len).to_vec())
     }
 
-    fn extract_archive(&mut self) -> Result<Listing> {
-        let out = with_archive(&self.db, |s| convert_source(s, "plain", &mut |_| {}))?;
+    fn extract_archive(&mut self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<Listing> {
+        let out = with_archive(&self.db, |s| convert_source(s, "plain", progress))?;
         let Output::Files(ws) = out else {
             return Err(Error::Backend("no files were extracted".into()));
         };

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use sila_store_core::entries::{listing, Listing, Operation};
+use sila_store_core::entries::{listing, Listing, Operation, Progress};
 use sila_store_core::ids::{Day, TreeId};
 use sila_store_core::layout::safe_relative_path;
 use sila_store_core::storage::tiers::{TierHost, WorkArea};
@@ -92,16 +92,9 @@ impl WorkArea for TempWorkArea {
         append(&self.plain.join(path), bytes)
     }
 
-    fn build_archive(&mut self) -> Result<(u64, i64)> {
+    fn build_archive(&mut self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(u64, i64)> {
         std::fs::create_dir_all(&self.plain).map_err(io(&self.plain))?;
-        blocking(|| {
-            convert(
-                &self.plain,
-                &self.db,
-                ConvertOptions::default(),
-                &mut |_| {},
-            )
-        })?;
+        blocking(|| convert(&self.plain, &self.db, ConvertOptions::default(), progress))?;
         let size = std::fs::metadata(&self.db).map_err(io(&self.db))?.len();
         Ok((size, sila_store_core::archive::sqlite::FORMAT_VERSION))
     }
@@ -114,14 +107,9 @@ impl WorkArea for TempWorkArea {
         read_at(&self.db, offset, len)
     }
 
-    fn extract_archive(&mut self) -> Result<Listing> {
+    fn extract_archive(&mut self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<Listing> {
         blocking(|| {
-            convert(
-                &self.db,
-                &self.plain,
-                ConvertOptions::default(),
-                &mut |_| {},
-            )?;
+            convert(&self.db, &self.plain, ConvertOptions::default(), progress)?;
             listing(&mut PlainSource::open(&self.plain)?, &mut |_| {})
         })
     }

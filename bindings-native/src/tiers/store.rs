@@ -132,25 +132,27 @@ impl ObjectStore for Instrumented {
         &self,
         locations: BoxStream<'static, object_store::Result<ObjPath>>,
     ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+        // Keys go on in batches of 1,000 (S3's `DeleteObjects` takes that many in one
+        // request), each batch counted as one request.
         let inner = Arc::clone(&self.inner);
         let ins = Arc::clone(&self.instruments);
         locations
-            .then(move |loc| {
+            .chunks(1000)
+            .then(move |batch| {
                 let inner = Arc::clone(&inner);
                 let ins = Arc::clone(&ins);
                 async move {
-                    let loc = loc?;
-                    ins.enter("delete").await?;
-                    let one = futures::stream::once(async { Ok(loc) }).boxed();
-                    match inner.delete_stream(one).next().await {
-                        Some(r) => r,
-                        None => Err(object_store::Error::Generic {
-                            store: "instrumented",
-                            source: "delete returned nothing".into(),
-                        }),
+                    if let Err(e) = ins.enter("delete").await {
+                        return futures::stream::iter(vec![Err(e)]);
                     }
+                    let results: Vec<_> = inner
+                        .delete_stream(futures::stream::iter(batch).boxed())
+                        .collect()
+                        .await;
+                    futures::stream::iter(results)
                 }
             })
+            .flatten()
             .boxed()
     }
 

@@ -73,6 +73,8 @@ pub trait WorkspaceStorage {
 }
 
 mod space;
+mod space_archive;
 pub mod tiers;
 pub use space::SpaceStorage;
+pub use space_archive::{ArchiveReport, ARCHIVE_PATH};
 pub use tiers::Tiers;

@@ -35,9 +35,12 @@ type StoredId = (String, u64);
 
 /// One workspace in a store (paths relative to the workspace root).
 pub struct SpaceStorage<S> {
-    store: S,
+    pub(super) store: S,
     /// Per tree, the (peer, counter) of every op stored.
     index: Mutex<BTreeMap<TreeId, BTreeSet<StoredId>>>,
+    /// With a host, the workspace can be archived in place ([`super::ARCHIVE_PATH`]):
+    /// reads then come from the archive, and a write unarchives first.
+    pub(super) host: Option<alloc::boxed::Box<dyn crate::storage::tiers::TierHost>>,
 }
 
 impl<S: WorkspaceStore> SpaceStorage<S> {
@@ -46,6 +49,16 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         SpaceStorage {
             store,
             index: Mutex::new(BTreeMap::new()),
+            host: None,
+        }
+    }
+
+    /// The workspace kept in `store`, archived in place with `host`'s work areas
+    /// ([`SpaceStorage::archive`], [`SpaceStorage::unarchive`]).
+    pub fn with_host(store: S, host: impl crate::storage::tiers::TierHost + 'static) -> Self {
+        SpaceStorage {
+            host: Some(alloc::boxed::Box::new(host)),
+            ..Self::new(store)
         }
     }
 
@@ -116,6 +129,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
             };
             encoded.push((key, line, (op.id.peer.clone(), op.id.counter)));
         }
+        self.ensure_active().await?;
         self.load_index(tree).await?;
         // Claim the new ids (so a concurrent call in this process skips them), grouped
         // by file in the batch's order.
@@ -184,6 +198,9 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         from: Option<Day>,
         to: Option<Day>,
     ) -> Result<Vec<Operation>> {
+        if let Some(ops) = self.archived_operations(tree, from, to).await? {
+            return Ok(ops);
+        }
         let mut out = Vec::new();
         for (key, path) in select_ops_files(self.tree_files(tree).await?, tree, from, to) {
             let Some((bytes, _)) = self.store.read(&path).await? else {
@@ -198,6 +215,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     pub async fn put_file(&self, bytes: Vec<u8>) -> Result<Sha256Hex> {
         let hash = Sha256Hex::of(&bytes);
         let path = EntryKind::StaticFile(hash.clone()).path();
+        self.ensure_active().await?;
         if self.store.size(&path).await?.is_none() {
             match self.store.write(&path, bytes, Precondition::IfAbsent).await {
                 Ok(_) | Err(StoreError::PreconditionFailed(_)) => {}
@@ -210,11 +228,16 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     /// The bytes of a CAS blob, checked against its hash.
     pub async fn get_file(&self, hash: &Sha256Hex) -> Result<Vec<u8>> {
         let path = EntryKind::StaticFile(hash.clone()).path();
-        let (bytes, _) = self
-            .store
-            .read(&path)
-            .await?
-            .ok_or_else(|| Error::NotFound(path.clone()))?;
+        let bytes = match self.archived_file(hash).await? {
+            Some(b) => b,
+            None => {
+                self.store
+                    .read(&path)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(path.clone()))?
+                    .0
+            }
+        };
         let actual = Sha256Hex::of(&bytes);
         if &actual != hash {
             return Err(Error::HashMismatch {

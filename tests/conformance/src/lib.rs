@@ -79,7 +79,9 @@ impl<T> Ctx<T> for Option<T> {
     }
 }
 
+pub mod space_archive;
 pub mod tiers;
+pub use space_archive::space_archive_crash_at_every_call;
 pub mod tricky;
 pub use tiers::{
     tiers_archive_unarchive, tiers_crash_at_every_call, tiers_sync_with_state_vectors,
@@ -511,7 +513,7 @@ where
     S: WorkspaceStore,
     F: Fn() -> Fut,
     Fut: core::future::Future<Output = Result<S, String>>,
-    H: sila_store_core::storage::tiers::TierHost + Clone,
+    H: sila_store_core::storage::tiers::TierHost + Clone + 'static,
 {
     let mut out = Vec::new();
     macro_rules! run {
@@ -528,7 +530,8 @@ where
     run!(
         tiers_archive_unarchive,
         tiers_crash_at_every_call,
-        tiers_two_writers_and_an_archiver
+        tiers_two_writers_and_an_archiver,
+        space_archive_crash_at_every_call
     );
     let r = match make().await {
         Ok(store) => tiers_sync_with_state_vectors(store, host.clone(), oracle).await,
@@ -557,7 +560,7 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@store #[$attr] $make, $oracle);
             $crate::store_conformance!(@tiers #[$attr] $make, $host;
                 tiers_archive_unarchive, tiers_crash_at_every_call,
-                tiers_two_writers_and_an_archiver);
+                tiers_two_writers_and_an_archiver, space_archive_crash_at_every_call);
             #[$attr]
             async fn tiers_sync_with_state_vectors() {
                 let (store, _keep) = ($make)();

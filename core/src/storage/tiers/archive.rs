@@ -39,7 +39,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             }
             Err(e) => return Err(e),
         }
-        let (size, format_version) = area.build_archive()?;
+        let (size, format_version) = area.build_archive(&mut |_| {})?;
         let name = format!("{}.db", self.host.new_epoch());
         let key = Self::archive_key(id, &name);
         let sha256 = self.upload_archive(&mut area, &key, size).await?;
@@ -117,7 +117,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             }
             Err(e) => return Err(e),
         }
-        let files = area.extract_archive()?;
+        let files = area.extract_archive(&mut |_| {})?;
         check_space_id(&mut area, &files, id)?;
         let epoch = self.host.new_epoch();
         self.upload_plain(&mut area, id, &epoch, &files).await?;

@@ -30,14 +30,14 @@ mod access;
 mod archive;
 mod metadata;
 mod sync;
-mod transfer;
+pub(crate) mod transfer;
 
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::entries::{Listing, Operation};
+use crate::entries::{Listing, Operation, Progress};
 use crate::error::Result;
 use crate::ids::{Day, TreeId};
 use crate::store::{SendOutsideWasm, SyncOutsideWasm, WorkspaceStore};
@@ -100,7 +100,7 @@ pub trait WorkArea: SendOutsideWasm {
 
     /// Builds the SQLite archive of the plain files written, verified against them,
     /// and returns its size and format version.
-    fn build_archive(&mut self) -> Result<(u64, i64)>;
+    fn build_archive(&mut self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(u64, i64)>;
 
     /// Adds `bytes` to the end of the archive (downloading one).
     fn append_archive(&mut self, bytes: &[u8]) -> Result<()>;
@@ -109,7 +109,7 @@ pub trait WorkArea: SendOutsideWasm {
     fn read_archive(&mut self, offset: u64, len: u64) -> Result<Vec<u8>>;
 
     /// Extracts the archive into plain files (verified) and lists them.
-    fn extract_archive(&mut self) -> Result<Listing>;
+    fn extract_archive(&mut self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<Listing>;
 
     /// `len` bytes of the plain file `path` from `offset`.
     fn read_plain(&mut self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>>;

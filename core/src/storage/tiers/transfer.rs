@@ -99,19 +99,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         }
         for (p, e) in large {
             let key = Self::active_key(id, &meta.epoch, p);
-            let mut hash = Sha256::new();
-            let mut offset = 0;
-            while offset < e.size {
-                let len = PART.min(e.size - offset);
-                let part = self.store.read_range(&key, offset, len).await?;
-                if part.len() as u64 != len {
-                    return Err(Error::NotFound(key));
-                }
-                hash.update(&part);
-                area.append_plain(p, &part)?;
-                offset += len;
-            }
-            let got = Sha256Hex::from_digest(&hash.finalize());
+            let got = download_plain(&self.store, &key, p, e.size, area).await?;
             if got.as_str() != e.sha256 {
                 return Err(mismatch(p, &e.sha256, &got));
             }
@@ -132,72 +120,17 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         area: &mut Box<dyn super::WorkArea>,
     ) -> Result<()> {
         let key = Self::archive_key(id, &info.name);
-        let mut hash = Sha256::new();
-        let mut offset = 0;
-        loop {
-            let part = self.store.read_range(&key, offset, PART).await?;
-            if part.is_empty() {
-                break;
-            }
-            offset += part.len() as u64;
-            if offset > info.size {
-                break;
-            }
-            hash.update(&part);
-            area.append_archive(&part)?;
-        }
-        let got = Sha256Hex::from_digest(&hash.finalize());
-        if offset != info.size || got.as_str() != info.sha256 {
-            // Nothing at all: deleted (by an unarchive that won, or never written).
-            if offset == 0 && self.store.size(&key).await?.is_none() {
-                return Err(Error::NotFound(key));
-            }
-            return Err(mismatch(&key, &info.sha256, &got));
-        }
-        Ok(())
+        download_archive(&self.store, &key, info.size, Some(&info.sha256), area).await
     }
 
-    /// Uploads the archive built in `area` (`size` bytes) to `key`, in parts, and reads
-    /// it back: size and SHA-256 must be what was built.
+    /// Uploads the archive built in `area` (`size` bytes) to `key` and checks it.
     pub(super) async fn upload_archive(
         &self,
         area: &mut Box<dyn super::WorkArea>,
         key: &str,
         size: u64,
     ) -> Result<Sha256Hex> {
-        let mut parts = AreaParts {
-            area: area.as_mut(),
-            plain: None,
-            offset: 0,
-            size,
-        };
-        self.store
-            .write_parts(key, &mut parts, Precondition::None)
-            .await?;
-        // What the area holds, and what the store gives back, hashed part by part.
-        let mut local = Sha256::new();
-        let mut remote = Sha256::new();
-        let mut offset = 0;
-        while offset < size {
-            let len = PART.min(size - offset);
-            local.update(area.read_archive(offset, len)?);
-            let back = self.store.read_range(key, offset, len).await?;
-            if back.len() as u64 != len {
-                return Err(Error::Conflict(alloc::format!(
-                    "{key} is not what was uploaded"
-                )));
-            }
-            remote.update(&back);
-            offset += len;
-        }
-        let (local, remote) = (
-            Sha256Hex::from_digest(&local.finalize()),
-            Sha256Hex::from_digest(&remote.finalize()),
-        );
-        if local != remote || self.store.size(key).await? != Some(size) {
-            return Err(mismatch(key, local.as_str(), &remote));
-        }
-        Ok(local)
+        upload_archive(&self.store, area, key, size, Precondition::None).await
     }
 
     /// Uploads the plain files `files` of `area` under `active/<id>/<epoch>/`.
@@ -208,35 +141,144 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         epoch: &str,
         files: &Listing,
     ) -> Result<()> {
-        let (small, large): (Vec<_>, Vec<_>) = files.iter().partition(|(_, d)| d.size <= SMALL);
-        for batch in small.chunks(CONCURRENCY) {
-            let mut jobs: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.len());
-            for (p, d) in batch {
-                jobs.push((
-                    Self::active_key(id, epoch, p),
-                    area.read_plain(p, 0, d.size)?,
-                ));
-            }
-            stream::iter(jobs)
-                .map(|(key, bytes)| async move {
-                    self.store.write(&key, bytes, Precondition::None).await
-                })
-                .buffer_unordered(CONCURRENCY)
-                .try_collect::<Vec<_>>()
-                .await?;
-        }
-        for (p, d) in large {
-            let mut parts = AreaParts {
-                area: area.as_mut(),
-                plain: Some(p),
-                offset: 0,
-                size: d.size,
-            };
-            let key = Self::active_key(id, epoch, p);
-            self.store
-                .write_parts(&key, &mut parts, Precondition::None)
-                .await?;
-        }
-        Ok(())
+        upload_plain(&self.store, area, files, |p| Self::active_key(id, epoch, p)).await
     }
+}
+
+/// Writes the archive at `key` (`size` bytes, and this SHA-256 if given) into `area`,
+/// in parts; [`Error::NotFound`] if there is none, [`Error::HashMismatch`] if it is not
+/// what was expected.
+pub(crate) async fn download_archive<S: WorkspaceStore>(
+    store: &S,
+    key: &str,
+    size: u64,
+    sha256: Option<&str>,
+    area: &mut Box<dyn super::WorkArea>,
+) -> Result<()> {
+    let mut hash = Sha256::new();
+    let mut offset = 0;
+    loop {
+        let part = store.read_range(key, offset, PART).await?;
+        if part.is_empty() {
+            break;
+        }
+        offset += part.len() as u64;
+        if offset > size {
+            break;
+        }
+        hash.update(&part);
+        area.append_archive(&part)?;
+    }
+    let got = Sha256Hex::from_digest(&hash.finalize());
+    if offset != size || sha256.is_some_and(|h| got.as_str() != h) {
+        // Nothing at all: deleted (by an unarchive that won, or never written).
+        if offset == 0 && store.size(key).await?.is_none() {
+            return Err(Error::NotFound(key.to_string()));
+        }
+        return Err(mismatch(key, sha256.unwrap_or(""), &got));
+    }
+    Ok(())
+}
+
+/// Uploads the archive built in `area` (`size` bytes) to `key` in parts (if
+/// `condition` holds), then reads it back: size and SHA-256 must be what was built.
+pub(crate) async fn upload_archive<S: WorkspaceStore>(
+    store: &S,
+    area: &mut Box<dyn super::WorkArea>,
+    key: &str,
+    size: u64,
+    condition: Precondition,
+) -> Result<Sha256Hex> {
+    let mut parts = AreaParts {
+        area: area.as_mut(),
+        plain: None,
+        offset: 0,
+        size,
+    };
+    store.write_parts(key, &mut parts, condition).await?;
+    // What the area holds, and what the store gives back, hashed part by part.
+    let mut local = Sha256::new();
+    let mut remote = Sha256::new();
+    let mut offset = 0;
+    while offset < size {
+        let len = PART.min(size - offset);
+        local.update(area.read_archive(offset, len)?);
+        let back = store.read_range(key, offset, len).await?;
+        if back.len() as u64 != len {
+            return Err(Error::Conflict(alloc::format!(
+                "{key} is not what was uploaded"
+            )));
+        }
+        remote.update(&back);
+        offset += len;
+    }
+    let (local, remote) = (
+        Sha256Hex::from_digest(&local.finalize()),
+        Sha256Hex::from_digest(&remote.finalize()),
+    );
+    if local != remote || store.size(key).await? != Some(size) {
+        return Err(mismatch(key, local.as_str(), &remote));
+    }
+    Ok(local)
+}
+
+/// Uploads the plain files `files` of `area`, each to `key_of(path)`: small ones
+/// [`CONCURRENCY`] at a time, large ones in parts.
+pub(crate) async fn upload_plain<S: WorkspaceStore>(
+    store: &S,
+    area: &mut Box<dyn super::WorkArea>,
+    files: &Listing,
+    key_of: impl Fn(&str) -> String,
+) -> Result<()> {
+    let (small, large): (Vec<_>, Vec<_>) = files.iter().partition(|(_, d)| d.size <= SMALL);
+    for batch in small.chunks(CONCURRENCY) {
+        let mut jobs: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.len());
+        for (p, d) in batch {
+            jobs.push((key_of(p), area.read_plain(p, 0, d.size)?));
+        }
+        stream::iter(jobs)
+            .map(|(key, bytes)| async move { store.write(&key, bytes, Precondition::None).await })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+    }
+    for (p, d) in large {
+        let mut parts = AreaParts {
+            area: area.as_mut(),
+            plain: Some(p),
+            offset: 0,
+            size: d.size,
+        };
+        store
+            .write_parts(&key_of(p), &mut parts, Precondition::None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes the object at `key` (`size` bytes) into the plain file `path` of `area`, in
+/// parts; returns its SHA-256.
+pub(crate) async fn download_plain<S: WorkspaceStore>(
+    store: &S,
+    key: &str,
+    path: &str,
+    size: u64,
+    area: &mut Box<dyn super::WorkArea>,
+) -> Result<Sha256Hex> {
+    let mut hash = Sha256::new();
+    let mut offset = 0;
+    while offset < size {
+        let len = PART.min(size - offset);
+        let part = store.read_range(key, offset, len).await?;
+        if part.len() as u64 != len {
+            return Err(Error::NotFound(key.to_string()));
+        }
+        hash.update(&part);
+        area.append_plain(path, &part)?;
+        offset += len;
+    }
+    if size == 0 {
+        area.append_plain(path, &[])?;
+    }
+    Ok(Sha256Hex::from_digest(&hash.finalize()))
 }

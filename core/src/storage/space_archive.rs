@@ -1,0 +1,243 @@
+//! A store holding one workspace, archived in place: the workspace is either its plain
+//! files or one SQLite archive at [`ARCHIVE_PATH`], written and read by
+//! [`SpaceStorage`] with a host's work area ([`TierHost`]).
+//!
+//! **While the archive exists it is the workspace**: plain files beside it are what an
+//! interrupted archive had not deleted yet, or an interrupted unarchive had written
+//! already, and are replaced. So a crash (any store call failing) at any step leaves
+//! the workspace whole, and running the step again finishes it:
+//!
+//! * archive: read every plain file into the work area → build the archive (verified
+//!   against the files) → write it at [`ARCHIVE_PATH`] if there is none (one atomic
+//!   write) → read it back → check that no plain file changed meanwhile (else the
+//!   archive is removed again: [`Error::Conflict`]) → delete the plain files;
+//! * unarchive: read the archive into the work area → extract it (verified) → write
+//!   every file, delete plain files it does not have → check every file's size → delete
+//!   the archive.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::tiers::transfer::{download_archive, download_plain, upload_archive, upload_plain};
+use super::tiers::{TierHost, WorkArea};
+use super::{SpaceStorage, StorageFormat};
+use crate::entries::{Listing, Operation, Progress};
+use crate::error::{Error, Result};
+use crate::ids::{Day, Sha256Hex, TreeId};
+use crate::layout::EntryKind;
+use crate::store::{Precondition, WorkspaceStore};
+
+/// Where a store holding one workspace keeps it while archived.
+pub const ARCHIVE_PATH: &str = "sila-store-archive.sqlite";
+
+/// What an archive or unarchive did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveReport {
+    /// What happened, for a person.
+    pub action: String,
+    /// Files moved.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl<S: WorkspaceStore> SpaceStorage<S> {
+    fn host(&self) -> Result<&dyn TierHost> {
+        self.host.as_deref().ok_or_else(|| {
+            Error::InvalidArgument("archiving needs a host with a work area (with_host)".into())
+        })
+    }
+
+    /// The size of the archive, if the workspace is archived.
+    pub async fn archive_size(&self) -> Result<Option<u64>> {
+        Ok(self.store.size(ARCHIVE_PATH).await?)
+    }
+
+    /// How the workspace is kept (`None`: the store is empty).
+    pub async fn format(&self) -> Result<Option<StorageFormat>> {
+        if self.archive_size().await?.is_some() {
+            return Ok(Some(StorageFormat::Sqlite));
+        }
+        Ok((!self.plain_files().await?.is_empty()).then_some(StorageFormat::PlainFiles))
+    }
+
+    /// Every plain file: path and size.
+    async fn plain_files(&self) -> Result<BTreeMap<String, Option<u64>>> {
+        Ok(self
+            .store
+            .list("")
+            .await?
+            .into_iter()
+            .filter(|o| o.path != ARCHIVE_PATH)
+            .map(|o| (o.path, o.size))
+            .collect())
+    }
+
+    /// The archive in a fresh work area.
+    async fn archive_in_area(&self, size: u64) -> Result<alloc::boxed::Box<dyn WorkArea>> {
+        let mut area = self.host()?.work_area()?;
+        download_archive(&self.store, ARCHIVE_PATH, size, None, &mut area).await?;
+        Ok(area)
+    }
+
+    /// Unarchives first if the workspace is archived and a host is set (before a
+    /// write).
+    pub(super) async fn ensure_active(&self) -> Result<()> {
+        if self.host.is_some() && self.archive_size().await?.is_some() {
+            self.unarchive(&mut |_| {}).await?;
+        }
+        Ok(())
+    }
+
+    /// The ops of `tree` in days `from..=to` from the archive, if archived (and a host
+    /// is set).
+    pub(super) async fn archived_operations(
+        &self,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Option<Vec<Operation>>> {
+        if self.host.is_none() {
+            return Ok(None);
+        }
+        let Some(size) = self.archive_size().await? else {
+            return Ok(None);
+        };
+        let mut area = self.archive_in_area(size).await?;
+        area.archive_operations(tree, from, to).map(Some)
+    }
+
+    /// A blob from the archive, if archived (and a host is set).
+    pub(super) async fn archived_file(&self, hash: &Sha256Hex) -> Result<Option<Vec<u8>>> {
+        if self.host.is_none() {
+            return Ok(None);
+        }
+        let Some(size) = self.archive_size().await? else {
+            return Ok(None);
+        };
+        let mut area = self.archive_in_area(size).await?;
+        let files = area.extract_archive(&mut |_| {})?;
+        let path = EntryKind::StaticFile(hash.clone()).path();
+        let d = files
+            .get(&path)
+            .ok_or_else(|| Error::NotFound(path.clone()))?;
+        area.read_plain(&path, 0, d.size).map(Some)
+    }
+
+    /// Keeps the workspace as one SQLite archive (see the module docs); running it
+    /// again after a crash finishes the job.
+    pub async fn archive(&self, progress: &mut impl FnMut(Progress<'_>)) -> Result<ArchiveReport> {
+        let host = self.host()?;
+        let plain = self.plain_files().await?;
+        if self.archive_size().await?.is_some() {
+            // Finish a crashed run: what is left beside the archive goes.
+            let left: Vec<String> = plain.into_keys().collect();
+            self.store.delete_many(&left).await?;
+            return Ok(ArchiveReport {
+                action: "already archived".into(),
+                files: left.len() as u64,
+                bytes: 0,
+            });
+        }
+        if plain.is_empty() {
+            return Err(Error::NotFound("a workspace in the store".into()));
+        }
+        let mut area = host.work_area()?;
+        let mut read: BTreeMap<String, u64> = BTreeMap::new();
+        for (path, listed) in &plain {
+            let size =
+                match listed {
+                    Some(s) => *s,
+                    None => self.store.size(path).await?.ok_or_else(|| {
+                        Error::Conflict(format!("{path} vanished while archiving"))
+                    })?,
+                };
+            download_plain(&self.store, path, path, size, &mut area).await?;
+            read.insert(path.clone(), size);
+        }
+        let (size, _) = area.build_archive(progress)?;
+        upload_archive(
+            &self.store,
+            &mut area,
+            ARCHIVE_PATH,
+            size,
+            Precondition::IfAbsent,
+        )
+        .await?;
+        // A plain file written meanwhile would be lost with the plain files: then the
+        // archive goes again, and nothing was archived.
+        let now: BTreeMap<String, Option<u64>> = self.plain_files().await?;
+        let same = now.len() == read.len()
+            && read
+                .iter()
+                .all(|(p, s)| now.get(p).is_some_and(|n| n.is_none_or(|n| n == *s)));
+        if !same {
+            self.store.delete_many(&[ARCHIVE_PATH.to_string()]).await?;
+            return Err(Error::Conflict(
+                "the workspace changed while archiving; nothing was archived, run again".into(),
+            ));
+        }
+        let paths: Vec<String> = read.keys().cloned().collect();
+        self.store.delete_many(&paths).await?;
+        Ok(ArchiveReport {
+            action: "archive".into(),
+            files: read.len() as u64,
+            bytes: read.values().sum(),
+        })
+    }
+
+    /// Keeps the workspace as plain files again (see the module docs); running it
+    /// again after a crash finishes the job.
+    pub async fn unarchive(
+        &self,
+        progress: &mut impl FnMut(Progress<'_>),
+    ) -> Result<ArchiveReport> {
+        self.host()?;
+        let Some(size) = self.archive_size().await? else {
+            return Ok(ArchiveReport {
+                action: "already plain".into(),
+                ..Default::default()
+            });
+        };
+        let mut area = self.archive_in_area(size).await?;
+        let files: Listing = area.extract_archive(progress)?;
+        let leftovers: Vec<String> = self
+            .plain_files()
+            .await?
+            .into_keys()
+            .filter(|p| !files.contains_key(p))
+            .collect();
+        self.store.delete_many(&leftovers).await?;
+        // `space.json` first, as Sila writes a workspace.
+        let space_json = EntryKind::SpaceJson.path();
+        let (first, rest): (Listing, Listing) = files
+            .clone()
+            .into_iter()
+            .partition(|(p, _)| *p == space_json);
+        upload_plain(&self.store, &mut area, &first, ToString::to_string).await?;
+        upload_plain(&self.store, &mut area, &rest, ToString::to_string).await?;
+        drop(area);
+        let now = self.plain_files().await?;
+        for (p, d) in &files {
+            let size = match now.get(p) {
+                Some(Some(s)) => Some(*s),
+                Some(None) => self.store.size(p).await?,
+                None => None,
+            };
+            if size != Some(d.size) {
+                return Err(Error::Conflict(format!(
+                    "{p} is not what was written while unarchiving; run again"
+                )));
+            }
+        }
+        self.store.delete_many(&[ARCHIVE_PATH.to_string()]).await?;
+        Ok(ArchiveReport {
+            action: "unarchive".into(),
+            files: files.len() as u64,
+            bytes: files.values().map(|d| d.size).sum(),
+        })
+    }
+}
