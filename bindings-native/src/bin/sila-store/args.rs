@@ -14,6 +14,11 @@ use sila_store_native::tiers::{S3Options, TierStore};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print results as JSON (one document, or one object per line for `ops` and
+    /// `tree`), and errors as `{"error": {"code", "message"}}` on stdout. Accepted
+    /// before or after the subcommand.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
@@ -27,25 +32,16 @@ pub enum Command {
         /// Replace DST if it exists.
         #[arg(long)]
         force: bool,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Check everything that can be checked; exit code 0 only if all holds.
     Verify {
         /// Workspace to check.
         src: PathBuf,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Space id, name, trees, ops, peers, days, files, sizes.
     Info {
         /// Workspace to inspect.
         src: PathBuf,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// The ops of a tree stored in a day range, as the exact lines Sila wrote.
     Ops {
@@ -60,17 +56,11 @@ pub enum Command {
         /// Last day (YYYY-MM-DD), inclusive.
         #[arg(long)]
         to: Option<String>,
-        /// One JSON object per op instead of the raw lines.
-        #[arg(long)]
-        json: bool,
     },
     /// The space as Sila shows it: name, chats with message counts, files, reference checks.
     Show {
         /// Workspace to read (any format).
         src: PathBuf,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// A chat as Markdown (main branch), attachments listed. CHAT is a tree id, a
     /// `threads` vertex id, or a title.
@@ -79,9 +69,6 @@ pub enum Command {
         src: PathBuf,
         /// Which chat.
         chat: String,
-        /// Print the messages as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// A tree's vertices, rebuilt as RepTree does.
     Tree {
@@ -89,9 +76,6 @@ pub enum Command {
         src: PathBuf,
         /// Tree id.
         tree: String,
-        /// Print every vertex as JSON (id, parent, props, children).
-        #[arg(long)]
-        json: bool,
     },
     /// Upload a workspace folder's active files to a store (only new or changed files).
     Push {
@@ -101,9 +85,6 @@ pub enum Command {
         dir: PathBuf,
         /// `s3://bucket/prefix` (AWS_* variables configure it), `file:///path` or `memory://`.
         store: String,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Download a space from a store into a folder: a new or empty one, or this space's
     /// workspace (only missing or changed files; its other files stay).
@@ -119,9 +100,6 @@ pub enum Command {
         /// Unarchive the space first if it is archived (open on access).
         #[arg(long)]
         unarchive: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Move a space from the active tier to one SQLite archive (crash-safe; rerun to finish).
     Archive {
@@ -132,9 +110,6 @@ pub enum Command {
         /// The store.
         #[arg(long)]
         store: String,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Move an archived space back to the active tier (crash-safe; rerun to finish).
     Unarchive {
@@ -145,9 +120,6 @@ pub enum Command {
         /// The store.
         #[arg(long)]
         store: String,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Archive every active space idle for longer than --inactive-days.
     Sweep {
@@ -165,9 +137,6 @@ pub enum Command {
         /// Spaces archived at once.
         #[arg(long, default_value_t = 2)]
         concurrency: usize,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Sync a tree with a store, as Sila's server does: reads the client's ops (JSON
     /// array of Sila wire ops) on stdin, stores those the server lacks in today's ops
@@ -185,9 +154,6 @@ pub enum Command {
         /// The client's state vector (`{"peer":[[start,end],…]}`) instead of, or besides, its ops.
         #[arg(long)]
         state_vector: Option<String>,
-        /// Print as JSON (the output is JSON in any case).
-        #[arg(long)]
-        json: bool,
     },
     /// The names in the space's `secrets` file (values only with --show-values).
     Secrets {
@@ -196,9 +162,6 @@ pub enum Command {
         /// Print the secret values too.
         #[arg(long)]
         show_values: bool,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 

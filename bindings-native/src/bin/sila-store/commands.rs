@@ -20,16 +20,11 @@ use crate::print::{
 };
 
 /// Runs one subcommand, printing to stdout.
-pub fn run(command: Command) -> Result<ExitCode> {
+pub fn run(command: Command, json: bool) -> Result<ExitCode> {
     let out = &mut std::io::stdout().lock();
     let w = |e: std::io::Error| Error::io("stdout", e);
     match command {
-        Command::Convert {
-            src,
-            dst,
-            force,
-            json,
-        } => {
+        Command::Convert { src, dst, force } => {
             let bar = progress_bar();
             let report = convert(&src, &dst, ConvertOptions { force }, &mut |p| {
                 update(&bar, p)
@@ -54,7 +49,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { src, json } => {
+        Command::Verify { src } => {
             let bar = progress_bar();
             let report = with_source(&src, |s| Ok(inspect::verify(s, &mut |p| update(&bar, p))));
             bar.finish_and_clear();
@@ -81,7 +76,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Info { src, json } => {
+        Command::Info { src } => {
             let info = with_source(&src, inspect::info)?;
             if json {
                 writeln!(out, "{}", json!(info)).map_err(w)?;
@@ -95,7 +90,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             tree,
             from,
             to,
-            json,
         } => {
             let tree = TreeId::new(&tree)?;
             let from = from.as_deref().map(Day::parse).transpose()?;
@@ -110,12 +104,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Push {
-            s3,
-            dir,
-            store,
-            json,
-        } => {
+        Command::Push { s3, dir, store } => {
             let s = s3.open(&store)?;
             let r = runtime()?.block_on(s.push(&dir))?;
             print_tier(out, &r, json).map_err(w)?;
@@ -127,7 +116,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             space_id,
             dir,
             unarchive,
-            json,
         } => {
             let s = s3.open(&store)?;
             let rt = runtime()?;
@@ -143,7 +131,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             s3,
             space_id,
             store,
-            json,
         } => {
             let s = s3.open(&store)?;
             let r = runtime()?.block_on(s.archive(&space_id))?;
@@ -154,7 +141,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             s3,
             space_id,
             store,
-            json,
         } => {
             let s = s3.open(&store)?;
             let r = runtime()?.block_on(s.unarchive(&space_id))?;
@@ -167,7 +153,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             inactive_days,
             dry_run,
             concurrency,
-            json,
         } => {
             let s = s3.open(&store)?;
             let items = runtime()?.block_on(s.sweep(inactive_days, dry_run, concurrency))?;
@@ -203,7 +188,6 @@ pub fn run(command: Command) -> Result<ExitCode> {
             space_id,
             tree,
             state_vector,
-            json: _,
         } => {
             let s = s3.open(&store)?;
             let tree = TreeId::new(&tree)?;
@@ -225,7 +209,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             writeln!(out, "{}", sila_store_core::ops::wire::to_json(&missing)?).map_err(w)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Show { src, json } => {
+        Command::Show { src } => {
             let summary = with_source(&src, |s| Ok(SpaceModel::load(s)?.summary()))?;
             if json {
                 writeln!(out, "{}", json!(summary)).map_err(w)?;
@@ -234,7 +218,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Chat { src, chat, json } => {
+        Command::Chat { src, chat } => {
             let model = with_source(&src, SpaceModel::load)?;
             let chats = model.chats();
             let found = chats
@@ -262,7 +246,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tree { src, tree, json } => {
+        Command::Tree { src, tree } => {
             let id = TreeId::new(&tree)?;
             let t = with_source(&src, |s| sila_store_core::model::load_tree(s, &id))?;
             if t.vertices().is_empty() {
@@ -277,11 +261,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Secrets {
-            src,
-            show_values,
-            json,
-        } => {
+        Command::Secrets { src, show_values } => {
             let (space_id, bytes) = with_source(&src, read_secrets)?;
             let (secrets, variant) = sila_store_core::secrets::decrypt(&space_id, &bytes)?;
             if json {

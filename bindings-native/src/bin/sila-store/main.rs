@@ -11,27 +11,12 @@ use clap::Parser;
 use serde_json::json;
 use sila_store_core::Error;
 
-use args::{Cli, Command};
+use args::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json = match &cli.command {
-        Command::Convert { json, .. }
-        | Command::Verify { json, .. }
-        | Command::Info { json, .. }
-        | Command::Ops { json, .. }
-        | Command::Secrets { json, .. }
-        | Command::Show { json, .. }
-        | Command::Chat { json, .. }
-        | Command::Tree { json, .. }
-        | Command::Push { json, .. }
-        | Command::Pull { json, .. }
-        | Command::Archive { json, .. }
-        | Command::Unarchive { json, .. }
-        | Command::Sweep { json, .. }
-        | Command::Sync { json, .. } => *json,
-    };
-    match commands::run(cli.command) {
+    let json = cli.json;
+    match commands::run(cli.command, json) {
         Ok(code) => code,
         Err(e) if stdout_closed(&e) => ExitCode::from(CLOSED_STDOUT),
         Err(e) => {
