@@ -112,23 +112,21 @@ impl WorkspaceStore for ObjectWorkspaceStore {
         } else {
             Some(self.key(folder)?)
         };
-        let metas: Vec<_> = self
-            .store
+        // Mapped as the listing streams in: a large listing is held once, as ours.
+        self.store
             .list(key.as_ref())
-            .try_collect()
-            .await
-            .map_err(err("list", prefix))?;
-        Ok(metas
-            .into_iter()
-            .filter_map(|m| {
+            .try_filter_map(|m| {
                 let rel = self.relative(m.location.as_ref()).to_string();
-                rel.starts_with(prefix).then_some(ObjectInfo {
+                let info = rel.starts_with(prefix).then(|| ObjectInfo {
                     path: rel,
                     size: Some(m.size),
                     modified_ms: Some(m.last_modified.timestamp_millis().max(0) as u64),
-                })
+                });
+                futures::future::ready(Ok(info))
             })
-            .collect())
+            .try_collect()
+            .await
+            .map_err(err("list", prefix))
     }
 
     async fn read(&self, path: &str) -> StoreResult<Option<(Vec<u8>, Version)>> {

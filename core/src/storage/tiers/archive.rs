@@ -50,10 +50,12 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             format_version,
             name,
         };
-        let mut next = meta.clone();
+        // The index can be large (one entry a file): moved, not copied.
+        let leftover = meta.leftover_archive.clone();
+        let mut next = meta;
         next.tier = Tier::Archived;
         next.archive = Some(info.clone());
-        next.files.clear();
+        next.files = BTreeMap::new();
         next.generation += 1;
         next.cleanup_since_ms = Some(self.host.now_ms());
         next.leftover_archive = None;
@@ -74,7 +76,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         report.transferred = 1;
         report.bytes = info.size;
         report.skipped = self.finish_cleanup(id, &next.epoch).await?;
-        if let Some(old) = &meta.leftover_archive {
+        if let Some(old) = &leftover {
             self.delete_archive(id, old).await?;
         }
         self.delete_old_objects(&format!("archived/{id}/"), Some(&key))
@@ -123,7 +125,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         self.upload_plain(&mut area, id, &epoch, &files).await?;
         drop(area);
         self.check_uploads(id, &epoch, &files).await?;
-        let mut next = meta.clone();
+        let mut next = meta;
         next.tier = Tier::Active;
         next.archive = None;
         next.leftover_archive = Some(info.name.clone());
