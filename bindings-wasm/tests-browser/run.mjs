@@ -1,7 +1,8 @@
 // Serves this folder (the installed package under node_modules, the suite, and the
 // fixtures as ZIPs made by the native CLI) on 127.0.0.1 and runs page.html in Debian's
 // headless Chromium through playwright-core (no browser download).
-// Usage: node run.mjs FIXTURES_DIR   (FIXTURES_DIR holds NAME.zip, NAME.json, index.json)
+// Usage: node run.mjs FIXTURES_DIR [PAGE]   (FIXTURES_DIR holds NAME.zip, NAME.json,
+// index.json; PAGE defaults to page.html; a result with `line` prints it as JSON)
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -24,7 +25,7 @@ const server = createServer((req, res) => {
   }
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${server.address().port}/page.html`;
+const url = `http://127.0.0.1:${server.address().port}/${process.argv[3] ?? 'page.html'}`;
 
 const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'sila-store-chromium-')), {
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -36,8 +37,11 @@ try {
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.error('[page error]', e.message));
   await page.goto(url);
-  const results = await (await page.waitForFunction(() => window.__results, null, { timeout: 300_000 })).jsonValue();
-  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.ok ? '' : `\n     ${r.error}`}`);
+  const results = await (await page.waitForFunction(() => window.__results, null, { timeout: 1_800_000 })).jsonValue();
+  for (const r of results) {
+    if (r.ok && r.line) console.log(JSON.stringify(r.line));
+    else console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.ok ? '' : `\n     ${r.error}`}`);
+  }
   failed = results.filter((r) => !r.ok).length;
   console.log(`${results.length - failed} passed, ${failed} failed (Chromium ${ctx.browser()?.version() ?? ''})`);
 } finally {
