@@ -466,22 +466,10 @@ export class WorkspaceStorage {
   /** The seed's `syncWorkspace` for one tree: stores the client's ops the workspace
    * lacks and returns the ops the client lacks (not in `clientOps`, not covered by the
    * client's state vector `{peerId: [[start, end], …]}`). */
-  async syncWorkspace(treeId, clientOps = [], stateVector = null) {
-    const ops = await this.getOperations(treeId);
-    const server = [];
-    for (const o of ops) {
-      const path = call(wasm.opsFilePath, treeId, o.day, o.peer, o.fileKind);
-      server.push(...parseOpsFile(path, te.encode(o.line)));
-    }
-    const key = (op) => `${op.id.counter}@${op.id.peerId}`;
-    const known = new Set(server.map(key));
-    const fresh = clientOps.filter((op) => !op.transient && !known.has(key(op)));
-    if (fresh.length) await this.putOperations(treeId, fresh);
-    const clientHas = new Set(clientOps.map(key));
-    const covered = (op) =>
-      clientHas.has(key(op)) ||
-      (stateVector?.[op.id.peerId] ?? []).some(([a, b]) => op.id.counter >= a && op.id.counter <= b);
-    return server.filter((op) => !covered(op));
+  async syncWorkspace(treeId, clientOps = [], stateVector = null, { day = today() } = {}) {
+    const state = stateVector == null ? undefined : JSON.stringify(stateVector);
+    const missing = await engineCall(() => this.engine.syncWorkspace(treeId, JSON.stringify(clientOps), state, day));
+    return JSON.parse(missing);
   }
 
   /** Checks the workspace (see `verify`). */

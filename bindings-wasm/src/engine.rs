@@ -8,7 +8,7 @@ use std::rc::Rc;
 use js_sys::{Promise, Uint8Array};
 use sila_store_core::ids::{Day, Sha256Hex, TreeId};
 use sila_store_core::ops::wire;
-use sila_store_core::storage::{SpaceStorage, StorageFormat};
+use sila_store_core::storage::{SpaceStorage, StateVector, StorageFormat};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
@@ -98,6 +98,40 @@ impl SpaceEngine {
             let h = Sha256Hex::new(&hash).map_err(js_err)?;
             let bytes = inner.get_file(&h).await.map_err(js_err)?;
             Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// The seed's `syncWorkspace` for one tree: stores the client's ops (`opsJson`, an
+    /// array of wire ops) the workspace lacks in the day folder `day`, and resolves to
+    /// the ops the client lacks (not sent, not covered by `stateJson`,
+    /// `{peerId: [[start, end], …]}`) as a JSON array whose values are the stored text.
+    #[wasm_bindgen(js_name = syncWorkspace)]
+    pub fn sync_workspace(
+        &self,
+        tree_id: String,
+        ops_json: String,
+        state_json: Option<String>,
+        day: String,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let tree = TreeId::new(&tree_id).map_err(js_err)?;
+            let day = Day::parse(&day).map_err(js_err)?;
+            let ops = wire::from_json(&ops_json).map_err(js_err)?;
+            let state: Option<StateVector> = state_json
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| {
+                    js_err(sila_store_core::Error::InvalidArgument(format!(
+                        "state vector: {e}"
+                    )))
+                })?;
+            let missing = inner
+                .sync_tree(&tree, &ops, state.as_ref(), day)
+                .await
+                .map_err(js_err)?;
+            Ok(wire::to_json(&missing).map_err(js_err)?.into())
         })
     }
 

@@ -74,7 +74,9 @@ pub trait WorkspaceStorage {
 
 mod space;
 mod space_archive;
+mod sync;
 pub mod tiers;
 pub use space::SpaceStorage;
 pub use space_archive::{ArchiveReport, ARCHIVE_PATH};
+pub use sync::missing_for_client;
 pub use tiers::Tiers;

@@ -107,19 +107,11 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
                     Err(e) => return Err(e),
                 }
             }
-            let client_has: BTreeSet<(u64, &str)> = client_ops
-                .iter()
-                .map(|o| (o.id.counter, o.id.peer_id.as_str()))
-                .collect();
-            let covered = |o: &WireOp| {
-                client_has.contains(&(o.id.counter, o.id.peer_id.as_str()))
-                    || client_state.is_some_and(|sv| {
-                        sv.get(&o.id.peer_id).is_some_and(|r| {
-                            r.iter().any(|[a, b]| (*a..=*b).contains(&o.id.counter))
-                        })
-                    })
-            };
-            return Ok(server_ops.into_iter().filter(|o| !covered(o)).collect());
+            return Ok(crate::storage::missing_for_client(
+                server_ops,
+                client_ops,
+                client_state,
+            ));
         }
         Err(Error::Conflict(format!(
             "space {id} kept changing; gave up after {MAX_ATTEMPTS} attempts"
