@@ -74,6 +74,15 @@ pub enum SilaStoreError {
         /// What is wrong.
         message: String,
     },
+    /// Another writer changed the workspace or space meanwhile; nothing of this call
+    /// was kept half-done: run it again.
+    #[error("{code}: {message}")]
+    Conflict {
+        /// `Conflict`.
+        code: String,
+        /// What changed.
+        message: String,
+    },
     /// A destination exists and `force` was not given.
     #[error("{code}: {message}")]
     AlreadyExists {
@@ -104,6 +113,7 @@ impl From<Error> for SilaStoreError {
             }
             Error::NotFound(_) => SilaStoreError::NotFound { code, message },
             Error::AlreadyExists(_) => SilaStoreError::AlreadyExists { code, message },
+            Error::Conflict(_) => SilaStoreError::Conflict { code, message },
             _ => SilaStoreError::BadInput { code, message },
         }
     }
@@ -244,17 +254,35 @@ impl Workspace {
         let tree = TreeId::new(&tree_id)?;
         let day = match day {
             Some(d) => Day::parse(&d)?,
-            None => Day::from_unix_seconds(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0),
-            ),
+            None => today(),
         };
         let op = tree_op(&peer_id, &op)?;
         let engine = self.engine()?;
         let mut written = block_on(engine.put_operations(&tree, &[op], day))?;
         Ok(written.pop())
+    }
+
+    /// The seed's `syncWorkspace` for one tree of this folder: stores the client's ops
+    /// (`client_ops_json`, a JSON array of Sila wire ops) the workspace lacks in
+    /// today's (UTC) day files, as Sila writes them, and returns the ops the client
+    /// lacks (not sent, not covered by `state_vector_json`, `{"peer": [[start, end],
+    /// …]}`) as a JSON array whose values are the stored text. Folders only.
+    pub fn sync_tree(
+        &self,
+        tree_id: String,
+        client_ops_json: String,
+        state_vector_json: Option<String>,
+    ) -> Result<String> {
+        let tree = TreeId::new(&tree_id)?;
+        let ops = sila_store_core::ops::wire::from_json(&client_ops_json)?;
+        let state: Option<sila_store_core::storage::StateVector> = state_vector_json
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| Error::InvalidArgument(format!("state vector: {e}")))?;
+        let engine = self.engine()?;
+        let missing = block_on(engine.sync_tree(&tree, &ops, state.as_ref(), today()))?;
+        Ok(sila_store_core::ops::wire::to_json(&missing)?)
     }
 
     /// Stores `bytes` as a CAS file (`files/static/sha256/…`) and returns its hash.
@@ -378,6 +406,11 @@ impl Workspace {
             .into()),
         }
     }
+}
+
+/// Today's UTC day.
+fn today() -> Day {
+    Day::from_unix_seconds((crate::tiers::now_ms() / 1000) as i64)
 }
 
 /// The op a host hands over, as the engine takes it (a `Set` value in the text

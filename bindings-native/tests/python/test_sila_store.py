@@ -383,3 +383,25 @@ def test_space_store_tiers_and_sync(tmp_path):
     assert store.format(space) == "plain"  # writing a file unarchived it
     with pytest.raises(s.SilaStoreError.BadInput):
         store.sync(space, space, "[{not json", None)
+
+
+def test_sync_tree_on_a_folder(tmp_path):
+    """syncWorkspace through UniFFI on a folder: the client's ops are stored once as
+    Sila's lines, the reply holds what the client lacks, values as stored text."""
+    import json
+    ws_path = copy_fixture(RICH, tmp_path / "ws")
+    ws = s.Workspace.open(str(ws_path))
+    tree = "b3ee88fc46bb4ac1bd8012feac0a7d6c"
+    peer = "fedcba9876543210fedcba9876543210"
+    before = len(ws.get_operations(tree, None, None))
+    mine = [{"id": {"counter": 1, "peerId": peer}, "targetId": "v1", "key": "n", "value": 1e21, "transient": False}]
+    reply = json.loads(ws.sync_tree(tree, json.dumps(mine), None))
+    assert len(reply) == before
+    assert not any(o["id"]["peerId"] == peer for o in reply)
+    # Sent again with a state vector covering everything of its own: stored once.
+    reply = json.loads(ws.sync_tree(tree, json.dumps(mine), json.dumps({peer: [[1, 1]]})))
+    assert len(reply) == before
+    lines = [o.line for o in ws.get_operations(tree, None, None) if o.peer == peer]
+    assert lines == ['[1,"v1","n",1e+21]']
+    with pytest.raises(s.SilaStoreError.BadInput):
+        ws.sync_tree(tree, "not json", None)
