@@ -71,7 +71,17 @@ fn version_of(meta: &fs::Metadata) -> Version {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    Version(format!("{}-{mtime}", meta.len()))
+    // Every write is a new file (renamed or linked into place), so a new inode: with
+    // it, two writes of one length in one mtime tick still differ. (Not ctime: linking
+    // and unlinking the temporary name change it after the write.)
+    #[cfg(unix)]
+    let ino = {
+        use std::os::unix::fs::MetadataExt;
+        format!("-{}", meta.ino())
+    };
+    #[cfg(not(unix))]
+    let ino = String::new();
+    Version(format!("{}-{mtime}{ino}", meta.len()))
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {

@@ -181,6 +181,8 @@ impl WorkspaceStore for JsStore {
 
     async fn size(&self, path: &str) -> StoreResult<Option<u64>> {
         check_path(path)?;
+        let lock = path_lock(path);
+        let _guard = lock.lock().await;
         if method(&self.obj, "size").is_some() {
             let v = self.call("size", path, &[path.into()]).await?;
             return Ok(v.as_f64().map(|s| s as u64));
@@ -217,14 +219,14 @@ impl WorkspaceStore for JsStore {
 
     async fn append(&self, path: &str, bytes: &[u8]) -> StoreResult<()> {
         check_path(path)?;
+        let lock = path_lock(path);
+        let _guard = lock.lock().await;
         if method(&self.obj, "append").is_some() {
             let arr = Uint8Array::from(bytes);
             self.call("append", path, &[path.into(), arr.into()])
                 .await?;
             return Ok(());
         }
-        let lock = path_lock(path);
-        let _guard = lock.lock().await;
         let mut current = self.read_whole(path).await?.unwrap_or_default();
         current.extend_from_slice(bytes);
         let arr = Uint8Array::from(current.as_slice());

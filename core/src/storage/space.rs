@@ -41,6 +41,9 @@ pub struct SpaceStorage<S> {
     /// With a host, the workspace can be archived in place ([`super::ARCHIVE_PATH`]):
     /// reads then come from the archive, and a write unarchives first.
     pub(super) host: Option<alloc::boxed::Box<dyn crate::storage::tiers::TierHost>>,
+    /// Writes, archive and unarchive of this value take turns: an op appended while
+    /// an archive reads the files would be deleted with them.
+    pub(super) gate: futures_util::lock::Mutex<()>,
 }
 
 impl<S: WorkspaceStore> SpaceStorage<S> {
@@ -50,6 +53,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
             store,
             index: Mutex::new(BTreeMap::new()),
             host: None,
+            gate: futures_util::lock::Mutex::new(()),
         }
     }
 
@@ -129,6 +133,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
             };
             encoded.push((key, line, (op.id.peer.clone(), op.id.counter)));
         }
+        let _gate = self.gate.lock().await;
         self.ensure_active().await?;
         self.load_index(tree).await?;
         // Claim the new ids (so a concurrent call in this process skips them), grouped
@@ -215,6 +220,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     pub async fn put_file(&self, bytes: Vec<u8>) -> Result<Sha256Hex> {
         let hash = Sha256Hex::of(&bytes);
         let path = EntryKind::StaticFile(hash.clone()).path();
+        let _gate = self.gate.lock().await;
         self.ensure_active().await?;
         if self.store.size(&path).await?.is_none() {
             match self.store.write(&path, bytes, Precondition::IfAbsent).await {

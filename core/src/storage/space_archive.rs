@@ -10,17 +10,24 @@
 //! * archive: read every plain file into the work area → build the archive (verified
 //!   against the files) → write it at [`ARCHIVE_PATH`] if there is none (one atomic
 //!   write) → read it back → check that no plain file changed meanwhile (else the
-//!   archive is removed again: [`Error::Conflict`]) → delete the plain files;
+//!   archive is removed again: [`Error::Conflict`]) → delete the plain files. A rerun
+//!   that finds the archive deletes only plain files the archive holds byte for byte;
 //! * unarchive: read the archive into the work area → extract it (verified) → write
-//!   every file, delete plain files it does not have → check every file's size → delete
-//!   the archive.
+//!   every file, delete plain files it does not have → read every file back (size and
+//!   SHA-256) → delete the archive.
+//!
+//! Within one process, the writes, archives and unarchives of one [`SpaceStorage`] take
+//! turns, so an op appended during an archive is not deleted with the plain files.
+//! Two processes writing one store are not protected: one writer per store.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::tiers::transfer::{download_archive, download_plain, upload_archive, upload_plain};
+use super::tiers::transfer::{
+    area_archive_parts, download_archive, download_plain, hash_object, upload_plain, verify_upload,
+};
 use super::tiers::{TierHost, WorkArea};
 use super::{SpaceStorage, StorageFormat};
 use crate::entries::{Listing, Operation, Progress};
@@ -87,7 +94,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     /// write).
     pub(super) async fn ensure_active(&self) -> Result<()> {
         if self.host.is_some() && self.archive_size().await?.is_some() {
-            self.unarchive(&mut |_| {}).await?;
+            self.unarchive_locked(&mut |_| {}).await?;
         }
         Ok(())
     }
@@ -130,12 +137,34 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     /// Keeps the workspace as one SQLite archive (see the module docs); running it
     /// again after a crash finishes the job.
     pub async fn archive(&self, progress: &mut impl FnMut(Progress<'_>)) -> Result<ArchiveReport> {
+        let _gate = self.gate.lock().await;
+        self.archive_locked(progress).await
+    }
+
+    /// Keeps the workspace as plain files again (see the module docs); running it
+    /// again after a crash finishes the job.
+    pub async fn unarchive(
+        &self,
+        progress: &mut impl FnMut(Progress<'_>),
+    ) -> Result<ArchiveReport> {
+        let _gate = self.gate.lock().await;
+        self.unarchive_locked(progress).await
+    }
+
+    async fn archive_locked(
+        &self,
+        progress: &mut impl FnMut(Progress<'_>),
+    ) -> Result<ArchiveReport> {
         let host = self.host()?;
         let plain = self.plain_files().await?;
-        if self.archive_size().await?.is_some() {
-            // Finish a crashed run: what is left beside the archive goes.
+        if let Some(size) = self.archive_size().await? {
+            // Finish a crashed run: what is left beside the archive goes, but only
+            // files the archive holds byte for byte.
             let left: Vec<String> = plain.into_keys().collect();
-            self.store.delete_many(&left).await?;
+            if !left.is_empty() {
+                self.check_left_in_archive(size, &left).await?;
+                self.store.delete_many(&left).await?;
+            }
             return Ok(ArchiveReport {
                 action: "already archived".into(),
                 files: left.len() as u64,
@@ -148,37 +177,29 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         let mut area = host.work_area()?;
         let mut read: BTreeMap<String, u64> = BTreeMap::new();
         for (path, listed) in &plain {
-            let size =
-                match listed {
-                    Some(s) => *s,
-                    None => self.store.size(path).await?.ok_or_else(|| {
-                        Error::Conflict(format!("{path} vanished while archiving"))
-                    })?,
-                };
+            let size = self
+                .size_of(path, *listed)
+                .await?
+                .ok_or_else(|| Error::Conflict(format!("{path} vanished while archiving")))?;
             download_plain(&self.store, path, path, size, &mut area).await?;
             read.insert(path.clone(), size);
         }
         let (size, _) = area.build_archive(progress)?;
-        upload_archive(
-            &self.store,
-            &mut area,
-            ARCHIVE_PATH,
-            size,
-            Precondition::IfAbsent,
-        )
-        .await?;
-        // A plain file written meanwhile would be lost with the plain files: then the
-        // archive goes again, and nothing was archived.
-        let now: BTreeMap<String, Option<u64>> = self.plain_files().await?;
-        let same = now.len() == read.len()
-            && read
-                .iter()
-                .all(|(p, s)| now.get(p).is_some_and(|n| n.is_none_or(|n| n == *s)));
-        if !same {
+        {
+            let mut parts = area_archive_parts(&mut area, size);
+            self.store
+                .write_parts(ARCHIVE_PATH, &mut parts, Precondition::IfAbsent)
+                .await?;
+        }
+        // From here the archive is the workspace: it must be right, and nothing may
+        // have been written beside it meanwhile; else it goes again.
+        let checked = match verify_upload(&self.store, &mut area, ARCHIVE_PATH, size).await {
+            Ok(_) => self.unchanged(&read).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
             self.store.delete_many(&[ARCHIVE_PATH.to_string()]).await?;
-            return Err(Error::Conflict(
-                "the workspace changed while archiving; nothing was archived, run again".into(),
-            ));
+            return Err(e);
         }
         let paths: Vec<String> = read.keys().cloned().collect();
         self.store.delete_many(&paths).await?;
@@ -189,9 +210,59 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         })
     }
 
-    /// Keeps the workspace as plain files again (see the module docs); running it
-    /// again after a crash finishes the job.
-    pub async fn unarchive(
+    /// The size of `path`: as listed, or asked for when the listing has none.
+    async fn size_of(&self, path: &str, listed: Option<u64>) -> Result<Option<u64>> {
+        match listed {
+            Some(s) => Ok(Some(s)),
+            None => Ok(self.store.size(path).await?),
+        }
+    }
+
+    /// `Conflict` unless the plain files are still exactly the ones read (by size).
+    async fn unchanged(&self, read: &BTreeMap<String, u64>) -> Result<()> {
+        let now = self.plain_files().await?;
+        let mut same = now.len() == read.len();
+        for (p, s) in read {
+            if !same {
+                break;
+            }
+            same = match now.get(p) {
+                Some(listed) => self.size_of(p, *listed).await? == Some(*s),
+                None => false,
+            };
+        }
+        if same {
+            Ok(())
+        } else {
+            Err(Error::Conflict(
+                "the workspace changed while archiving; nothing was archived, run again".into(),
+            ))
+        }
+    }
+
+    /// `Conflict` unless every file of `left` is in the archive (of `size` bytes) with
+    /// the same bytes: only then may a rerun delete them.
+    async fn check_left_in_archive(&self, size: u64, left: &[String]) -> Result<()> {
+        let mut area = self.archive_in_area(size).await?;
+        let files = area.extract_archive(&mut |_| {})?;
+        for p in left {
+            let want = files.get(p);
+            let have = hash_object(&self.store, p).await?;
+            let same = match (want, have) {
+                (Some(d), Some((n, h))) => d.size == n && d.sha256 == h,
+                (_, None) => true,
+                (None, Some(_)) => false,
+            };
+            if !same {
+                return Err(Error::Conflict(format!(
+                    "{p} beside {ARCHIVE_PATH} is not the archive's copy: nothing deleted; unarchive, or remove one of them"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn unarchive_locked(
         &self,
         progress: &mut impl FnMut(Progress<'_>),
     ) -> Result<ArchiveReport> {
@@ -220,17 +291,15 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         upload_plain(&self.store, &mut area, &first, ToString::to_string).await?;
         upload_plain(&self.store, &mut area, &rest, ToString::to_string).await?;
         drop(area);
-        let now = self.plain_files().await?;
+        // Every file read back before the archive goes.
         for (p, d) in &files {
-            let size = match now.get(p) {
-                Some(Some(s)) => Some(*s),
-                Some(None) => self.store.size(p).await?,
-                None => None,
-            };
-            if size != Some(d.size) {
-                return Err(Error::Conflict(format!(
-                    "{p} is not what was written while unarchiving; run again"
-                )));
+            match hash_object(&self.store, p).await? {
+                Some((n, h)) if n == d.size && h == d.sha256 => {}
+                _ => {
+                    return Err(Error::Conflict(format!(
+                        "{p} is not what was written while unarchiving; run again"
+                    )))
+                }
             }
         }
         self.store.delete_many(&[ARCHIVE_PATH.to_string()]).await?;

@@ -9,7 +9,7 @@ use sila_store_core::storage::tiers::TierHost;
 use sila_store_core::storage::{SpaceStorage, StorageFormat, ARCHIVE_PATH};
 use sila_store_core::store::{Precondition, WorkspaceStore};
 
-use super::tiers::Faulty;
+use super::tiers::{futures_join3, Faulty, Interleaved};
 use super::{day, incompressible, lines, mv, set, tree, Checked, Ctx, TREE};
 
 /// Every object of the store, by path.
@@ -28,7 +28,7 @@ pub async fn space_archive_crash_at_every_call<S: WorkspaceStore, H: TierHost + 
     host: H,
 ) -> Checked {
     let faulty = Faulty::new(store);
-    let engine = SpaceStorage::with_host(&faulty, host);
+    let engine = SpaceStorage::with_host(&faulty, host.clone());
     faulty
         .write(
             "space-v1/space.json",
@@ -124,5 +124,30 @@ pub async fn space_archive_crash_at_every_call<S: WorkspaceStore, H: TierHost + 
         Some(StorageFormat::PlainFiles)
     );
     ensure_eq!(lines(&engine, None, None).await?.len(), 4);
+    // An archive and writes at once, taking turns at every store call: no op is lost.
+    drop(engine);
+    let turns = Interleaved(&faulty);
+    let engine = SpaceStorage::with_host(&turns, host);
+    let writes = async {
+        for c in 10..16 {
+            engine
+                .put_operations(&tree(), &[mv(c, &format!("v{c}"), None)], day("2026-03-22"))
+                .await
+                .ctx("put during archive")?;
+        }
+        Ok::<(), String>(())
+    };
+    let archive = async { engine.archive(&mut |_| {}).await.map(|_| ()) };
+    let (w, a, ()) = futures_join3(writes, archive, async {}).await;
+    w?;
+    match a {
+        Ok(()) | Err(sila_store_core::Error::Conflict(_)) => {}
+        Err(e) => return Err(format!("archive during writes: {e}")),
+    }
+    ensure_eq!(
+        lines(&engine, None, None).await?.len(),
+        10,
+        "every op after an archive during writes"
+    );
     Ok(())
 }

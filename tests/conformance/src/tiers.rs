@@ -423,7 +423,7 @@ pub async fn tiers_sync_with_state_vectors<S: WorkspaceStore, H: TierHost>(
 }
 
 /// Joins three futures on one thread, polling each in turn.
-async fn futures_join3<A: Future, B: Future, C: Future>(
+pub(crate) async fn futures_join3<A: Future, B: Future, C: Future>(
     a: A,
     b: B,
     c: C,

@@ -64,13 +64,16 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             // after the first attempt was applied)? Ask the metadata.
             match self.read_metadata(id).await {
                 Ok(Some((m, _))) if m.archive.as_ref().is_some_and(|a| a.name == info.name) => {}
-                Ok(_) => {
-                    // Another writer won: our object is named nowhere; remove it (best
-                    // effort: a leftover is deleted by a later archive).
+                // Another writer won (the metadata moved on without us): our object is
+                // named nowhere and never will be; remove it (best effort: a leftover is
+                // deleted by a later archive). While the metadata is still at the
+                // version we wrote against, our write may yet land (a request in
+                // flight): then the object stays, for the orphan cleanup.
+                Ok(Some((_, v))) if v != version => {
                     let _ = self.delete_archive(id, &info.name).await;
                     return Err(e);
                 }
-                Err(_) => return Err(e),
+                _ => return Err(e),
             }
         }
         report.transferred = 1;
@@ -149,13 +152,14 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             // Did it land after all (see archive)? Ask the metadata.
             match self.read_metadata(id).await {
                 Ok(Some((m, _))) if m.tier == Tier::Active && m.epoch == epoch => {}
-                Ok(_) => {
-                    // Another writer won: our epoch is garbage; remove it (best effort:
-                    // a later archive deletes it once a day old).
+                // Another writer won: our epoch is garbage; remove it (best effort: a
+                // later archive deletes it once a day old). Not while the metadata is
+                // still at our version: our write may yet land (see archive).
+                Ok(Some((_, v))) if v != version => {
                     let _ = self.delete_prefix(&format!("active/{id}/{epoch}/")).await;
                     return Err(e);
                 }
-                Err(_) => return Err(e),
+                _ => return Err(e),
             }
         }
         report.transferred = files.len() as u64;

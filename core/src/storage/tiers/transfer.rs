@@ -29,6 +29,19 @@ fn mismatch(path: &str, expected: &str, actual: &Sha256Hex) -> Error {
     }
 }
 
+/// The archive of `area` (`size` bytes) as parts to write.
+pub(crate) fn area_archive_parts(
+    area: &mut Box<dyn super::WorkArea>,
+    size: u64,
+) -> impl PartSource + '_ {
+    AreaParts {
+        area: area.as_mut(),
+        plain: None,
+        offset: 0,
+        size,
+    }
+}
+
 /// The parts of a file of a work area.
 struct AreaParts<'a> {
     area: &'a mut dyn super::WorkArea,
@@ -196,6 +209,17 @@ pub(crate) async fn upload_archive<S: WorkspaceStore>(
         size,
     };
     store.write_parts(key, &mut parts, condition).await?;
+    verify_upload(store, area, key, size).await
+}
+
+/// Reads the archive at `key` back: size and SHA-256 must be those of the archive in
+/// `area` (`size` bytes); returns the hash.
+pub(crate) async fn verify_upload<S: WorkspaceStore>(
+    store: &S,
+    area: &mut Box<dyn super::WorkArea>,
+    key: &str,
+    size: u64,
+) -> Result<Sha256Hex> {
     // What the area holds, and what the store gives back, hashed part by part.
     let mut local = Sha256::new();
     let mut remote = Sha256::new();
@@ -281,4 +305,27 @@ pub(crate) async fn download_plain<S: WorkspaceStore>(
         area.append_plain(path, &[])?;
     }
     Ok(Sha256Hex::from_digest(&hash.finalize()))
+}
+
+/// The SHA-256 of the object at `key`, read in parts; `None` if there is none.
+pub(crate) async fn hash_object<S: WorkspaceStore>(
+    store: &S,
+    key: &str,
+) -> Result<Option<(u64, Sha256Hex)>> {
+    let Some(size) = store.size(key).await? else {
+        return Ok(None);
+    };
+    let mut hash = Sha256::new();
+    let mut offset = 0;
+    while offset < size {
+        let part = store
+            .read_range(key, offset, PART.min(size - offset))
+            .await?;
+        if part.is_empty() {
+            break;
+        }
+        offset += part.len() as u64;
+        hash.update(&part);
+    }
+    Ok(Some((offset, Sha256Hex::from_digest(&hash.finalize()))))
 }
