@@ -28,18 +28,9 @@ impl TierHost for WasmHost {
     }
 
     fn new_epoch(&self) -> String {
-        // 40 random bits, base 36 (short keys, as the native host's).
-        let mut n = (js_sys::Math::random() * (1u64 << 40) as f64) as u64;
-        let mut out = String::from("e");
-        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-        loop {
-            out.push(DIGITS[(n % 36) as usize] as char);
-            n /= 36;
-            if n == 0 {
-                break;
-            }
-        }
-        out
+        sila_store_core::storage::tiers::epoch_of(
+            (js_sys::Math::random() * (1u64 << 40) as f64) as u64,
+        )
     }
 
     async fn sleep_ms(&self, ms: u64) {

@@ -32,17 +32,7 @@ pub fn new_epoch() -> String {
     x ^= x >> 29;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 32;
-    let mut n = x & 0xff_ffff_ffff; // 40 bits: 8 base-36 digits at most
-    let mut out = String::from("e");
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    loop {
-        out.push(DIGITS[(n % 36) as usize] as char);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out
+    sila_store_core::storage::tiers::epoch_of(x)
 }
 
 /// Unix milliseconds now.

@@ -72,6 +72,22 @@ pub const ORPHAN_AGE_MS: u64 = 24 * 3_600_000;
 /// between reading the metadata and reading the object) start again this many times.
 pub const READ_ATTEMPTS: u32 = 5;
 
+/// An epoch from random bits: `e` and the low 40 bits in base 36 (8 digits at most:
+/// object keys stay short, as some S3-compatible servers limit them).
+pub fn epoch_of(bits: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = bits & 0xff_ffff_ffff;
+    let mut out = String::from("e");
+    loop {
+        out.push(DIGITS[(n % 36) as usize] as char);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out
+}
+
 /// What the tiers need from the host.
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
