@@ -72,10 +72,14 @@ pub trait WorkspaceStorage {
     ) -> Result<Vec<TreeOp>>;
 }
 
+#[cfg(feature = "sqlite")]
+pub mod archive_read;
 mod space;
 mod space_archive;
 mod sync;
 pub mod tiers;
+#[cfg(feature = "sqlite")]
+pub use archive_read::{query_archive, ArchiveQuery};
 pub use space::SpaceStorage;
 pub use space_archive::{ArchiveReport, ARCHIVE_PATH};
 pub use sync::missing_for_client;

@@ -99,8 +99,41 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         Ok(())
     }
 
+    /// The ops of `tree` in days `from..=to` from the archive, if archived: an
+    /// indexed query that reads only the archive's pages it needs.
+    #[cfg(feature = "sqlite")]
+    pub(super) async fn archived_operations(
+        &self,
+        tree: &TreeId,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Option<Vec<Operation>>> {
+        let Some(size) = self.archive_size().await? else {
+            return Ok(None);
+        };
+        let q = super::query_archive(&self.store, ARCHIVE_PATH, size, |s| {
+            crate::entries::EntrySource::get_operations(s, tree, from, to)
+        })
+        .await?;
+        Ok(Some(q.value))
+    }
+
+    /// A blob from the archive, if archived, reading only its pages (and the index
+    /// above them).
+    #[cfg(feature = "sqlite")]
+    pub(super) async fn archived_file(&self, hash: &Sha256Hex) -> Result<Option<Vec<u8>>> {
+        let Some(size) = self.archive_size().await? else {
+            return Ok(None);
+        };
+        let q =
+            super::query_archive(&self.store, ARCHIVE_PATH, size, |s| s.static_file(hash)).await?;
+        let path = EntryKind::StaticFile(hash.clone()).path();
+        q.value.map(Some).ok_or(Error::NotFound(path))
+    }
+
     /// The ops of `tree` in days `from..=to` from the archive, if archived (and a host
-    /// is set).
+    /// is set: without SQLite here, the host's work area opens it).
+    #[cfg(not(feature = "sqlite"))]
     pub(super) async fn archived_operations(
         &self,
         tree: &TreeId,
@@ -117,7 +150,9 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         area.archive_operations(tree, from, to).map(Some)
     }
 
-    /// A blob from the archive, if archived (and a host is set).
+    /// A blob from the archive, if archived (and a host is set: without SQLite here,
+    /// the host's work area extracts it).
+    #[cfg(not(feature = "sqlite"))]
     pub(super) async fn archived_file(&self, hash: &Sha256Hex) -> Result<Option<Vec<u8>>> {
         if self.host.is_none() {
             return Ok(None);

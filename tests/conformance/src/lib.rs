@@ -81,7 +81,7 @@ impl<T> Ctx<T> for Option<T> {
 
 pub mod space_archive;
 pub mod tiers;
-pub use space_archive::space_archive_crash_at_every_call;
+pub use space_archive::{space_archive_crash_at_every_call, space_archive_reads_by_range};
 pub mod tricky;
 pub use tiers::{
     tiers_archive_unarchive, tiers_crash_at_every_call, tiers_sync_with_state_vectors,
@@ -531,7 +531,8 @@ where
         tiers_archive_unarchive,
         tiers_crash_at_every_call,
         tiers_two_writers_and_an_archiver,
-        space_archive_crash_at_every_call
+        space_archive_crash_at_every_call,
+        space_archive_reads_by_range
     );
     let r = match make().await {
         Ok(store) => tiers_sync_with_state_vectors(store, host.clone(), oracle).await,
@@ -560,7 +561,8 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@store #[$attr] $make, $oracle);
             $crate::store_conformance!(@tiers #[$attr] $make, $host;
                 tiers_archive_unarchive, tiers_crash_at_every_call,
-                tiers_two_writers_and_an_archiver, space_archive_crash_at_every_call);
+                tiers_two_writers_and_an_archiver, space_archive_crash_at_every_call,
+                space_archive_reads_by_range);
             #[$attr]
             async fn tiers_sync_with_state_vectors() {
                 let (store, _keep) = ($make)();

@@ -151,3 +151,76 @@ pub async fn space_archive_crash_at_every_call<S: WorkspaceStore, H: TierHost + 
     );
     Ok(())
 }
+
+/// Reads from a workspace archived in place fetch only the archive's pages they need:
+/// one blob, or one tree's ops of one day, read well under a quarter of the archive;
+/// an absent blob is `NotFound` and changes nothing.
+pub async fn space_archive_reads_by_range<S: WorkspaceStore, H: TierHost + Clone + 'static>(
+    store: S,
+    host: H,
+) -> Checked {
+    let counting = Faulty::new(store);
+    let engine = SpaceStorage::with_host(&counting, host);
+    counting
+        .write(
+            "space-v1/space.json",
+            format!("{{\"id\":\"{TREE}\"}}").into_bytes(),
+            Precondition::IfAbsent,
+        )
+        .await
+        .ctx("space.json")?;
+    for (c, d) in [(1, "2026-03-20"), (2, "2026-03-21"), (3, "2026-03-22")] {
+        engine
+            .put_operations(&tree(), &[mv(c, &format!("v{c}"), None)], day(d))
+            .await
+            .ctx("put")?;
+    }
+    let mut blobs = Vec::new();
+    for seed in 0..24 {
+        let blob = incompressible(120_000, 100 + seed);
+        let hash = engine.put_file(blob.clone()).await.ctx("put_file")?;
+        blobs.push((hash, blob));
+    }
+    let one_day = lines(&engine, Some("2026-03-21"), Some("2026-03-21")).await?;
+    ensure_eq!(one_day.len(), 1);
+    engine.archive(&mut |_| {}).await.ctx("archive")?;
+    let size = engine
+        .archive_size()
+        .await
+        .ctx("archive size")?
+        .ctx("an archive")?;
+    ensure!(size > 24 * 120_000, "archive of {size} bytes");
+    let (hash, blob) = &blobs[13];
+    let before = counting.bytes_read();
+    ensure!(
+        &engine.get_file(hash).await.ctx("get_file")? == blob,
+        "the blob from the archive"
+    );
+    let read = counting.bytes_read() - before;
+    ensure!(
+        read < size / 4,
+        "get_file read {read} of the archive's {size} bytes"
+    );
+    let before = counting.bytes_read();
+    ensure_eq!(
+        lines(&engine, Some("2026-03-21"), Some("2026-03-21")).await?,
+        one_day
+    );
+    let read = counting.bytes_read() - before;
+    ensure!(
+        read < size / 4,
+        "get_operations read {read} of the archive's {size} bytes"
+    );
+    let absent = sila_store_core::ids::Sha256Hex::of(b"absent");
+    match engine.get_file(&absent).await {
+        Err(sila_store_core::Error::NotFound(_)) => {}
+        other => return Err(format!("absent blob: {:?}", other.map(|b| b.len()))),
+    }
+    ensure_eq!(
+        engine.format().await.ctx("format")?,
+        Some(StorageFormat::Sqlite),
+        "reads leave the workspace archived"
+    );
+    ensure_eq!(counting.list("").await.ctx("list")?.len(), 1);
+    Ok(())
+}

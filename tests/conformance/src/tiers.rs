@@ -30,6 +30,7 @@ pub struct Faulty<S> {
     inner: S,
     calls: AtomicU64,
     fail_from: AtomicU64,
+    bytes_read: AtomicU64,
 }
 
 impl<S> Faulty<S> {
@@ -39,12 +40,25 @@ impl<S> Faulty<S> {
             inner,
             calls: AtomicU64::new(0),
             fail_from: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
         }
     }
 
     /// Calls so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Bytes its reads (whole and ranges) returned so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::SeqCst)
+    }
+
+    fn counted<T>(&self, r: StoreResult<T>, len: impl Fn(&T) -> usize) -> StoreResult<T> {
+        if let Ok(v) = &r {
+            self.bytes_read.fetch_add(len(v) as u64, Ordering::SeqCst);
+        }
+        r
     }
 
     /// The `n`th call from now (1-based) and every later one fail; 0: none.
@@ -93,11 +107,13 @@ macro_rules! forward_store {
             }
             async fn read(&self, path: &str) -> StoreResult<Option<(Vec<u8>, Version)>> {
                 $before(self, "read", path).await?;
-                self.inner().read(path).await
+                let r = self.inner().read(path).await;
+                self.counted(r, |v| v.as_ref().map_or(0, |(b, _)| b.len()))
             }
             async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>> {
                 $before(self, "read", path).await?;
-                self.inner().read_range(path, offset, len).await
+                let r = self.inner().read_range(path, offset, len).await;
+                self.counted(r, Vec::len)
             }
             async fn size(&self, path: &str) -> StoreResult<Option<u64>> {
                 $before(self, "size", path).await?;
@@ -142,6 +158,10 @@ impl<S> Faulty<S> {
 impl<S> Interleaved<S> {
     fn inner(&self) -> &S {
         &self.0
+    }
+
+    fn counted<T>(&self, r: StoreResult<T>, _: impl Fn(&T) -> usize) -> StoreResult<T> {
+        r
     }
 }
 

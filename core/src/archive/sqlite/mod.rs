@@ -39,6 +39,7 @@ use rusqlite::ErrorCode;
 use crate::error::{Error, Result};
 
 mod guard;
+pub mod ranges;
 mod sink;
 mod source;
 

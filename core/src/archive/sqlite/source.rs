@@ -101,6 +101,27 @@ impl<'c> SqliteSource<'c> {
             .sql()
     }
 
+    /// The CAS blob `hash`, read up to its declared size (the caller checks the hash),
+    /// or `None` if the archive has no such file. Reads only that file's rows.
+    pub fn static_file(&mut self, hash: &Sha256Hex) -> Result<Option<Vec<u8>>> {
+        fresh_query();
+        let size: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT size FROM files WHERE hash = ?1",
+                [hash.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .sql()?;
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        let path = EntryKind::StaticFile(hash.clone()).path();
+        let entry = meta_row(path, size, Some(hash.as_str().to_string()))?;
+        self.read_whole(&entry).map(Some)
+    }
+
     /// The row of the ops file `key`: its id and whether it ends with a newline.
     fn ops_row(&self, key: &OpsFileKey) -> Result<(i64, bool)> {
         fresh_query();

@@ -134,9 +134,22 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
                 format: "tier metadata",
                 reason: format!("metadata/{id}.json: archived without archive info"),
             })?;
-            let mut area = self.host.work_area()?;
-            self.download_archive_into(id, info, &mut area).await?;
-            return area.archive_operations(tree, from, to);
+            // An indexed query reading only the pages it needs.
+            #[cfg(feature = "sqlite")]
+            {
+                let key = Self::archive_key(id, &info.name);
+                let q = crate::storage::query_archive(&self.store, &key, info.size, |s| {
+                    crate::entries::EntrySource::get_operations(s, tree, from, to)
+                })
+                .await?;
+                return Ok(q.value);
+            }
+            #[cfg(not(feature = "sqlite"))]
+            {
+                let mut area = self.host.work_area()?;
+                self.download_archive_into(id, info, &mut area).await?;
+                return area.archive_operations(tree, from, to);
+            }
         }
         let mut out = Vec::new();
         for (key, rel) in tree_files(meta, tree, from, to) {
