@@ -15,107 +15,75 @@ use sila_store_core::model::{
 };
 use sila_store_core::ops::wire::WireOp;
 use sila_store_core::reptree::TreeOp;
-use sila_store_core::storage::SpaceStorage;
+use sila_store_core::storage::{ArchiveReport, SpaceStorage};
 
 use crate::fs_store::FsStore;
 use sila_store_core::Error;
 
 use crate::workspace::{self, ConvertOptions, ConvertReport, Format};
 
-/// Everything that can go wrong, one variant per kind of problem a caller handles
-/// differently. Each carries the stable `code` of the core error and a message.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-pub enum SilaStoreError {
-    /// Input that is not what it should be: a malformed id, line, date, archive.
-    #[error("{code}: {message}")]
-    BadInput {
-        /// Stable code (`InvalidId`, `Corrupt`, `NotAnArchive`, …).
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Bytes whose hash or size is not the one promised.
-    #[error("{code}: {message}")]
-    HashMismatch {
-        /// `HashMismatch` or `SizeMismatch`.
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// An archive from a newer sila-store.
-    #[error("{code}: {message}")]
-    UnsupportedVersion {
-        /// `UnsupportedVersion`.
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A path that would escape the workspace.
-    #[error("{code}: {message}")]
-    UnsafePath {
-        /// `UnsafePath`.
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Reading or writing failed.
-    #[error("{code}: {message}")]
-    Io {
-        /// `Io` or `Sqlite`.
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Something asked for does not exist.
-    #[error("{code}: {message}")]
-    NotFound {
-        /// `NotFound`.
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Another writer changed the workspace or space meanwhile; nothing of this call
-    /// was kept half-done: run it again.
-    #[error("{code}: {message}")]
-    Conflict {
-        /// `Conflict`.
-        code: String,
-        /// What changed.
-        message: String,
-    },
-    /// A destination exists and `force` was not given.
-    #[error("{code}: {message}")]
-    AlreadyExists {
-        /// `AlreadyExists`.
-        code: String,
-        /// What is wrong.
-        message: String,
-    },
+/// Declares [`SilaStoreError`] with one variant per stable code of the core's errors.
+macro_rules! sila_store_error {
+    ($($code:ident: $doc:literal),* $(,)?) => {
+        /// Everything that can go wrong: one variant per stable code of the core
+        /// (`sila_store_core::Error::code`), each with that `code` and a message, so
+        /// a host catches exactly the problem it handles.
+        #[derive(Debug, thiserror::Error, uniffi::Error)]
+        pub enum SilaStoreError {
+            $(
+                #[doc = $doc]
+                #[error("{code}: {message}")]
+                $code {
+                    /// The stable code (the variant's name).
+                    code: String,
+                    /// What is wrong, for a person.
+                    message: String,
+                },
+            )*
+        }
+
+        impl SilaStoreError {
+            /// The variant of a stable code (`Backend` for a code this build does not
+            /// know).
+            fn of_code(code: &str, message: String) -> Self {
+                match code {
+                    $(stringify!($code) => SilaStoreError::$code { code: code.into(), message },)*
+                    _ => SilaStoreError::Backend { code: code.into(), message },
+                }
+            }
+        }
+    };
+}
+
+sila_store_error! {
+    InvalidId: "An id (tree, peer, vertex, hash, UUID) that is not well formed.",
+    UnsafePath: "A path that would leave the workspace.",
+    InvalidUtf8: "An ops line that is not UTF-8.",
+    HashMismatch: "Bytes whose SHA-256 is not the one promised.",
+    SizeMismatch: "Bytes whose size is not the one declared.",
+    UnsupportedVersion: "An archive from a newer sila-store.",
+    NotAnArchive: "A file that is not an archive of the format it claims.",
+    Corrupt: "An archive that is damaged or holds what this version does not write.",
+    NotAWorkspace: "A folder or archive without a workspace in it.",
+    DuplicateEntry: "Two entries of an archive with one path.",
+    NotFound: "Something asked for that does not exist (a path, a file, a tree).",
+    AlreadyExists: "A destination exists and `force` was not given.",
+    Conflict: "Another writer changed the workspace meanwhile; nothing of this call was kept half-done: run it again.",
+    Secrets: "The `secrets` file does not decrypt.",
+    InvalidArgument: "An argument this call cannot take (an op Sila could not read back, a write to an archive file).",
+    Io: "Reading or writing the filesystem failed.",
+    Sqlite: "SQLite failed.",
+    Backend: "A store (object storage) failed.",
 }
 
 impl From<Error> for SilaStoreError {
     fn from(e: Error) -> Self {
-        let code = e.code().to_string();
-        let message = e.to_string();
-        match e {
-            Error::HashMismatch { .. } | Error::SizeMismatch { .. } => {
-                SilaStoreError::HashMismatch { code, message }
-            }
-            Error::UnsupportedVersion { .. } => {
-                SilaStoreError::UnsupportedVersion { code, message }
-            }
-            Error::UnsafePath { .. } => SilaStoreError::UnsafePath { code, message },
-            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                SilaStoreError::NotFound { code, message }
-            }
-            Error::Io { .. } | Error::Sqlite(_) | Error::Backend(_) => {
-                SilaStoreError::Io { code, message }
-            }
-            Error::NotFound(_) => SilaStoreError::NotFound { code, message },
-            Error::AlreadyExists(_) => SilaStoreError::AlreadyExists { code, message },
-            Error::Conflict(_) => SilaStoreError::Conflict { code, message },
-            _ => SilaStoreError::BadInput { code, message },
-        }
+        // A path that does not exist is `NotFound`, whichever call found out.
+        let code = match &e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => "NotFound",
+            e => e.code(),
+        };
+        SilaStoreError::of_code(code, e.to_string())
     }
 }
 
@@ -187,9 +155,33 @@ impl Workspace {
         }))
     }
 
-    /// `plain`, `sqlite` or `zip`.
+    /// `plain`, `sqlite` or `zip`: how the workspace is kept now (a folder archived
+    /// in place is `sqlite`).
     pub fn format(&self) -> Result<String> {
-        Ok(Format::detect(&self.path)?.name().to_string())
+        let format = match Format::detect(&self.path)? {
+            Format::Plain if workspace::archived_in_place(&self.path).is_some() => Format::Sqlite,
+            f => f,
+        };
+        Ok(format.name().to_string())
+    }
+
+    /// Keeps this folder's workspace as one SQLite archive in the folder
+    /// (`sila-store-archive.sqlite`), crash-safe: the archive is built and verified,
+    /// written, read back, and only then are the plain files deleted; running it again
+    /// after a crash finishes the job. Every read works on the archived folder; the
+    /// first write unarchives it.
+    pub fn archive(&self, progress: Option<Arc<dyn ProgressListener>>) -> Result<ArchiveReport> {
+        let mut f = progress_fn(&progress);
+        let engine = self.engine()?;
+        Ok(block_on(engine.archive(&mut f))?)
+    }
+
+    /// Keeps this folder's workspace as plain files again (every file written, read
+    /// back by SHA-256, then the archive deleted); crash-safe like `archive`.
+    pub fn unarchive(&self, progress: Option<Arc<dyn ProgressListener>>) -> Result<ArchiveReport> {
+        let mut f = progress_fn(&progress);
+        let engine = self.engine()?;
+        Ok(block_on(engine.unarchive(&mut f))?)
     }
 
     /// Space id, name, trees, ops, peers, days, files and sizes.
@@ -388,13 +380,19 @@ impl Workspace {
         if let Some(e) = slot.as_ref().filter(|e| e.store().root() == root) {
             return Ok(e.clone());
         }
-        let e = Arc::new(SpaceStorage::new(FsStore::new(root)));
+        let e = Arc::new(SpaceStorage::with_host(
+            FsStore::new(root),
+            crate::tiers::NativeHost,
+        ));
         *slot = Some(e.clone());
         Ok(e)
     }
 
     fn writable_root(&self) -> Result<PathBuf> {
         match Format::detect(&self.path)? {
+            Format::Plain if workspace::archived_in_place(&self.path).is_some() => {
+                Ok(self.path.clone())
+            }
             Format::Plain => Ok(crate::fs::PlainSource::open(&self.path)?
                 .root()
                 .to_path_buf()),

@@ -84,7 +84,10 @@ impl Format {
 /// Opens the workspace at `path` (any format) read-only and runs `f` on it.
 pub fn with_source<T>(path: &Path, f: impl FnOnce(&mut dyn EntrySource) -> Result<T>) -> Result<T> {
     match Format::detect(path)? {
-        Format::Plain => f(&mut PlainSource::open(path)?),
+        Format::Plain => match archived_in_place(path) {
+            Some(db) => with_source(&db, f),
+            None => f(&mut PlainSource::open(path)?),
+        },
         Format::Sqlite => {
             let conn = open_sqlite_read_only(path)?;
             f(&mut SqliteSource::new(&conn)?)
@@ -97,6 +100,14 @@ pub fn with_source<T>(path: &Path, f: impl FnOnce(&mut dyn EntrySource) -> Resul
             ))?)
         }
     }
+}
+
+/// The archive of a folder whose workspace is archived in place (`Workspace.archive`,
+/// the core's `SpaceStorage::archive`), if it holds one: while it exists, it is the
+/// workspace (files beside it are what an interrupted run left).
+pub fn archived_in_place(folder: &Path) -> Option<PathBuf> {
+    let db = folder.join(sila_store_core::storage::ARCHIVE_PATH);
+    db.is_file().then_some(db)
 }
 
 /// Opens a SQLite archive as untrusted input: read-only and immutable (nothing is

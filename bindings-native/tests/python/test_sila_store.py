@@ -226,10 +226,11 @@ def test_errors_arrive_as_the_right_exception(tmp_path):
     with pytest.raises(s.SilaStoreError.AlreadyExists):
         rich.convert_to(str(tmp_path / "w.db"), False, None)
     # Unsafe id and malformed date.
-    with pytest.raises(s.SilaStoreError.BadInput) as e:
+    # One exception class per stable code, each carrying it.
+    with pytest.raises(s.SilaStoreError.InvalidId) as e:
         rich.get_operations("../../etc", None, None)
     assert e.value.code == "InvalidId"
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidArgument):
         rich.get_operations("b3ee88fc46bb4ac1bd8012feac0a7d6c", "2026-3-1", None)
     # A future format version.
     db = tmp_path / "future.db"
@@ -246,7 +247,7 @@ def test_errors_arrive_as_the_right_exception(tmp_path):
     c.execute("CREATE TABLE t(x)")
     c.commit()
     c.close()
-    with pytest.raises(s.SilaStoreError.BadInput) as e:
+    with pytest.raises(s.SilaStoreError.NotAnArchive) as e:
         s.Workspace.open(str(other)).info()
     assert e.value.code == "NotAnArchive"
     # ZIP slip.
@@ -256,7 +257,7 @@ def test_errors_arrive_as_the_right_exception(tmp_path):
     assert not (tmp_path / "out").exists() and not (tmp_path.parent / "x").exists()
     # ZIP entry larger than its manifest says.
     z = _zip_with(tmp_path, [("sila.md", b"x" * 100)], [{"path": "sila.md", "size": 3, "sha256": "0" * 64}])
-    with pytest.raises(s.SilaStoreError.HashMismatch) as e:
+    with pytest.raises(s.SilaStoreError.SizeMismatch) as e:
         s.convert(str(z), str(tmp_path / "out"), False)
     assert e.value.code == "SizeMismatch"
     # A CAS file whose bytes do not match its name.
@@ -274,18 +275,18 @@ def test_errors_arrive_as_the_right_exception(tmp_path):
     with pytest.raises(s.SilaStoreError.NotFound):
         rich.get_file("0" * 64)
     # Writing to an archive, and op lines Sila could not read back.
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidArgument):
         s.Workspace.open(str(tmp_path / "w.db")).put_file(b"x")
     ws = s.Workspace.open(str(copy_fixture(RICH, tmp_path / "w2")))
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidArgument):
         ws.put_operation("b3ee88fc46bb4ac1bd8012feac0a7d6c", "p1", s.OperationInput.SET(1, "v", 'bad"key', "1"), None)
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidArgument):
         ws.put_operation("b3ee88fc46bb4ac1bd8012feac0a7d6c", "p1", s.OperationInput.SET(1, "v", "k", "{not json"), None)
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidId):
         ws.put_operation("b3ee88fc46bb4ac1bd8012feac0a7d6c", "../p", s.OperationInput.MOVE(1, "v", None), None)
     # An empty folder is not a workspace.
     (tmp_path / "empty").mkdir()
-    with pytest.raises(s.SilaStoreError.BadInput) as e:
+    with pytest.raises(s.SilaStoreError.NotAWorkspace) as e:
         s.convert(str(tmp_path / "empty"), str(tmp_path / "empty.db"), False)
     assert e.value.code == "NotAWorkspace"
 
@@ -381,7 +382,7 @@ def test_space_store_tiers_and_sync(tmp_path):
     h = store.put_file(space, b"hello")
     assert store.get_file(space, h) == b"hello"
     assert store.format(space) == "plain"  # writing a file unarchived it
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidArgument):
         store.sync(space, space, "[{not json", None)
 
 
@@ -403,5 +404,48 @@ def test_sync_tree_on_a_folder(tmp_path):
     assert len(reply) == before
     lines = [o.line for o in ws.get_operations(tree, None, None) if o.peer == peer]
     assert lines == ['[1,"v1","n",1e+21]']
-    with pytest.raises(s.SilaStoreError.BadInput):
+    with pytest.raises(s.SilaStoreError.InvalidArgument):
         ws.sync_tree(tree, "not json", None)
+
+
+def _files_of(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_archive_a_folder_in_place(tmp_path):
+    """A folder archived in place through the core's engine: one SQLite file, every
+    read still works, the first write unarchives, and unarchive gives back every
+    file byte for byte."""
+    ws_path = copy_fixture(RICH, tmp_path / "ws")
+    before = _files_of(ws_path)
+    ws = s.Workspace.open(str(ws_path))
+    tree = "b3ee88fc46bb4ac1bd8012feac0a7d6c"
+    ops = ws.get_operations(tree, None, None)
+    summary = ws.show()
+    blob = next(p for p in (ws_path / "space-v1/files/static/sha256").rglob("*") if p.is_file())
+    h = blob.parent.name + blob.name
+    report = ws.archive(None)
+    assert (report.action, report.files) == ("archive", len(before))
+    assert ws.format() == "sqlite"
+    assert list(_files_of(ws_path)) == ["sila-store-archive.sqlite"]
+    assert ws.archive(None).action == "already archived"
+    # Reads come from the archive.
+    assert ws.get_operations(tree, None, None) == ops
+    assert ws.get_file(h) == before[str(blob.relative_to(ws_path))]
+    assert ws.show() == summary
+    assert ws.info().space_id == tree
+    assert ws.verify(None).ok
+    ws.convert_to(str(tmp_path / "copy.zip"), False, None)
+    assert s.Workspace.open(str(tmp_path / "copy.zip")).get_operations(tree, None, None) == ops
+    # Back to plain files, byte for byte.
+    assert ws.unarchive(None).files == len(before)
+    assert ws.format() == "plain"
+    assert _files_of(ws_path) == before
+    # A write to an archived folder unarchives it first.
+    ws.archive(None)
+    peer = "0123456789abcdef0123456789abcdef"
+    ws.put_operation(tree, peer, s.OperationInput.MOVE(990, "v990", tree), "2026-03-20")
+    assert ws.format() == "plain"
+    assert len(ws.get_operations(tree, None, None)) == len(ops) + 1
+    with pytest.raises(s.SilaStoreError.NotFound):
+        s.Workspace.open(str(tmp_path / "nothing")).archive(None)

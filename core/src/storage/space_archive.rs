@@ -41,6 +41,7 @@ pub const ARCHIVE_PATH: &str = "sila-store-archive.sqlite";
 
 /// What an archive or unarchive did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[serde(rename_all = "camelCase")]
 pub struct ArchiveReport {
     /// What happened, for a person.
