@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => None,
         })
         .collect();
-    statics.sort_by(|a, b| b.0.cmp(&a.0));
+    statics.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut trees = std::collections::BTreeMap::new();
     for e in &entries {
         if let EntryKind::OpsFile(k) = &e.kind {
