@@ -384,8 +384,8 @@ export async function writeFiles(store, workspace, opts) {
  * `{tiers: true}` also the server tiers' checks (archive, unarchive, a crash at every
  * store call followed by a rerun, two writers and an archiver, sync with state
  * vectors). Resolves to `{passed: string[], failed: {check, message}[]}`. */
-export function checkStore(makeStore, { tiers = false } = {}) {
-  return engineCall(() => wasm.checkStore(makeStore, tiers));
+export function checkStore(makeStore, { tiers = false, only } = {}) {
+  return engineCall(() => wasm.checkStore(makeStore, tiers, only ?? undefined));
 }
 
 /** The seed's `WorkspaceStorage` over a store holding one workspace. */

@@ -190,8 +190,13 @@ fn js_oracle(texts: &[String]) -> Option<Vec<Option<String>>> {
 /// With `tiers`, also the tier checks (archive and unarchive, a crash at every store
 /// call and a rerun, two writers and an archiver, sync with state vectors).
 /// Resolves to `{passed: string[], failed: {check, message}[]}`.
+/// `only` (check names) runs just those checks of the store suite (and no tier checks).
 #[wasm_bindgen(js_name = checkStore)]
-pub fn check_store(make_store: js_sys::Function, with_tiers: bool) -> Promise {
+pub fn check_store(
+    make_store: js_sys::Function,
+    with_tiers: bool,
+    only: Option<Vec<String>>,
+) -> Promise {
     future_to_promise(async move {
         let make = || {
             let make_store = make_store.clone();
@@ -208,8 +213,9 @@ pub fn check_store(make_store: js_sys::Function, with_tiers: bool) -> Promise {
                 JsStore::new(v).map_err(|e| e.to_string())
             }
         };
-        let mut results = sila_store_conformance::run_all(&make, js_oracle).await;
-        if with_tiers {
+        let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|n| n == name));
+        let mut results = sila_store_conformance::run_only(&make, js_oracle, &wanted).await;
+        if with_tiers && only.is_none() {
             let tiers =
                 sila_store_conformance::run_tiers(&make, crate::tier_host::WasmHost, js_oracle)
                     .await;

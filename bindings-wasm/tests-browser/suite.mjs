@@ -47,8 +47,24 @@ export async function run(log, { worker = false } = {}) {
     }, { tiers: true });
     log(`conformance: OpfsStore: ${r.passed.length} checks passed, ${r.failed.length} failed`);
     same(r.failed, [], 'failed checks');
-    assert(r.passed.length === 13, `${r.passed.length} checks passed`);
+    assert(r.passed.length === 14, `${r.passed.length} checks passed`);
     for (let i = 0; i < n; i++) await sila.OpfsStore.removeDirectory(`${prefix}conformance-${i}`).catch(() => {});
+  });
+
+  // IndexedDbStore keeps ops as Sila's Dexie rows (no day folders: an op is placed in
+  // the day of its tree's newest `_c` when read) and files in another store, so the
+  // checks of day placement and of the byte-store contract do not apply to it; these do.
+  await check('conformance: IndexedDbStore (Sila\'s Dexie rows; files in a MemoryStore)', async () => {
+    let n = 0;
+    const only = ['bad_batch_stores_nothing', 'files', 'values_as_javascript_writes_them'];
+    const r = await sila.checkStore(async () => {
+      const db = await sila.openSilaDb(`${prefix}conformance-idb-${n++}`);
+      return new sila.IndexedDbStore(db, { spaceId: 'b3ee88fc46bb4ac1bd8012feac0a7d6c', files: new sila.MemoryStore(), exportDay: '2026-03-20' });
+    }, { only });
+    log(`conformance: IndexedDbStore: ${r.passed.length} checks passed, ${r.failed.length} failed`);
+    for (const f of r.failed) log(`  ${f.check}: ${f.message.slice(0, 4000)}`);
+    same(r.failed, [], 'failed checks');
+    same(r.passed, only, 'checks passed');
   });
 
   for (const name of names) {

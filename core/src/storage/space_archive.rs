@@ -101,8 +101,8 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     }
 
     /// The ops of `tree` in days `from..=to` from the archive, if archived: an
-    /// indexed query that reads only the archive's pages it needs.
-    #[cfg(feature = "sqlite")]
+    /// indexed query that reads only the archive's pages it needs (without SQLite in
+    /// this build, the host's work area opens the whole archive).
     pub(super) async fn archived_operations(
         &self,
         tree: &TreeId,
@@ -112,62 +112,43 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         let Some(size) = self.archive_size().await? else {
             return Ok(None);
         };
-        let q = super::query_archive(&self.store, ARCHIVE_PATH, size, |s| {
-            crate::entries::EntrySource::get_operations(s, tree, from, to)
-        })
-        .await?;
-        Ok(Some(q.value))
+        #[cfg(feature = "sqlite")]
+        {
+            let q = super::query_archive(&self.store, ARCHIVE_PATH, size, |s| {
+                crate::entries::EntrySource::get_operations(s, tree, from, to)
+            })
+            .await?;
+            Ok(Some(q.value))
+        }
+        #[cfg(not(feature = "sqlite"))]
+        {
+            let mut area = self.archive_in_area(size).await?;
+            area.archive_operations(tree, from, to).map(Some)
+        }
     }
 
-    /// A blob from the archive, if archived, reading only its pages (and the index
-    /// above them).
-    #[cfg(feature = "sqlite")]
+    /// A blob from the archive, if archived, reading only its pages and the index
+    /// above them (without SQLite in this build, the host's work area extracts it).
     pub(super) async fn archived_file(&self, hash: &Sha256Hex) -> Result<Option<Vec<u8>>> {
         let Some(size) = self.archive_size().await? else {
             return Ok(None);
         };
-        let q =
-            super::query_archive(&self.store, ARCHIVE_PATH, size, |s| s.static_file(hash)).await?;
         let path = EntryKind::StaticFile(hash.clone()).path();
-        q.value.map(Some).ok_or(Error::NotFound(path))
-    }
-
-    /// The ops of `tree` in days `from..=to` from the archive, if archived (and a host
-    /// is set: without SQLite here, the host's work area opens it).
-    #[cfg(not(feature = "sqlite"))]
-    pub(super) async fn archived_operations(
-        &self,
-        tree: &TreeId,
-        from: Option<Day>,
-        to: Option<Day>,
-    ) -> Result<Option<Vec<Operation>>> {
-        if self.host.is_none() {
-            return Ok(None);
+        #[cfg(feature = "sqlite")]
+        {
+            let q = super::query_archive(&self.store, ARCHIVE_PATH, size, |s| s.static_file(hash))
+                .await?;
+            q.value.map(Some).ok_or(Error::NotFound(path))
         }
-        let Some(size) = self.archive_size().await? else {
-            return Ok(None);
-        };
-        let mut area = self.archive_in_area(size).await?;
-        area.archive_operations(tree, from, to).map(Some)
-    }
-
-    /// A blob from the archive, if archived (and a host is set: without SQLite here,
-    /// the host's work area extracts it).
-    #[cfg(not(feature = "sqlite"))]
-    pub(super) async fn archived_file(&self, hash: &Sha256Hex) -> Result<Option<Vec<u8>>> {
-        if self.host.is_none() {
-            return Ok(None);
+        #[cfg(not(feature = "sqlite"))]
+        {
+            let mut area = self.archive_in_area(size).await?;
+            let files = area.extract_archive(&mut |_| {})?;
+            let d = files
+                .get(&path)
+                .ok_or_else(|| Error::NotFound(path.clone()))?;
+            area.read_plain(&path, 0, d.size).map(Some)
         }
-        let Some(size) = self.archive_size().await? else {
-            return Ok(None);
-        };
-        let mut area = self.archive_in_area(size).await?;
-        let files = area.extract_archive(&mut |_| {})?;
-        let path = EntryKind::StaticFile(hash.clone()).path();
-        let d = files
-            .get(&path)
-            .ok_or_else(|| Error::NotFound(path.clone()))?;
-        area.read_plain(&path, 0, d.size).map(Some)
     }
 
     /// Keeps the workspace as one SQLite archive (see the module docs); running it

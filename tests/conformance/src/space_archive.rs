@@ -22,14 +22,9 @@ async fn snapshot<S: WorkspaceStore>(store: &S) -> Result<BTreeMap<String, Vec<u
     Ok(out)
 }
 
-/// Archive and unarchive in place, with a crash at each of their store calls.
-pub async fn space_archive_crash_at_every_call<S: WorkspaceStore, H: TierHost + Clone + 'static>(
-    store: S,
-    host: H,
-) -> Checked {
-    let faulty = Faulty::new(store);
-    let engine = SpaceStorage::with_host(&faulty, host.clone());
-    faulty
+/// `space-v1/space.json` naming the test tree as the space.
+async fn write_space_json<S: WorkspaceStore>(store: &S) -> Checked {
+    store
         .write(
             "space-v1/space.json",
             format!("{{\"id\":\"{TREE}\"}}").into_bytes(),
@@ -37,6 +32,17 @@ pub async fn space_archive_crash_at_every_call<S: WorkspaceStore, H: TierHost + 
         )
         .await
         .ctx("space.json")?;
+    Ok(())
+}
+
+/// Archive and unarchive in place, with a crash at each of their store calls.
+pub async fn space_archive_crash_at_every_call<S: WorkspaceStore, H: TierHost + Clone + 'static>(
+    store: S,
+    host: H,
+) -> Checked {
+    let faulty = Faulty::new(store);
+    let engine = SpaceStorage::with_host(&faulty, host.clone());
+    write_space_json(&faulty).await?;
     for (c, d) in [(1, "2026-03-20"), (2, "2026-03-21")] {
         engine
             .put_operations(&tree(), &[mv(c, &format!("v{c}"), None)], day(d))
@@ -161,14 +167,7 @@ pub async fn space_archive_reads_by_range<S: WorkspaceStore, H: TierHost + Clone
 ) -> Checked {
     let counting = Faulty::new(store);
     let engine = SpaceStorage::with_host(&counting, host);
-    counting
-        .write(
-            "space-v1/space.json",
-            format!("{{\"id\":\"{TREE}\"}}").into_bytes(),
-            Precondition::IfAbsent,
-        )
-        .await
-        .ctx("space.json")?;
+    write_space_json(&counting).await?;
     for (c, d) in [(1, "2026-03-20"), (2, "2026-03-21"), (3, "2026-03-22")] {
         engine
             .put_operations(&tree(), &[mv(c, &format!("v{c}"), None)], day(d))
