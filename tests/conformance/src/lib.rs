@@ -381,7 +381,17 @@ pub async fn values_as_javascript_writes_them<S: WorkspaceStore>(
             Ok(format!("[{},\"v\",\"k\",{v}]", i + 1))
         })
         .collect::<Result<Vec<String>, String>>()?;
-    ensure_eq!(lines(&engine, None, None).await?, want);
+    let got = lines(&engine, None, None).await?;
+    if let Some(i) = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i)) {
+        return Err(format!(
+            "{} lines stored, {} expected; the first that differs, #{i}: {:?}, expected {:?} (from the text {:?})",
+            got.len(),
+            want.len(),
+            got.get(i),
+            want.get(i),
+            texts.get(i)
+        ));
+    }
     // Read back as wire ops, every value is the text Node wrote.
     for (op, v) in engine
         .get_operations(&tree(), None, None)
