@@ -106,22 +106,7 @@ export function sha256(bytes) {
  * `[counter,"target",parent]`, properties `[counter,"target","key",value]` with a
  * deletion (`value` undefined) written as `{}`. */
 export function opToLine(op) {
-  const counter = op.id?.counter ?? op.clock ?? op.counter;
-  const target = op.targetId;
-  if (!Number.isSafeInteger(counter) || counter < 0) {
-    throw new SilaStoreError('InvalidArgument', `op counter ${counter} is not a counter`);
-  }
-  if (typeof target !== 'string' || /["\\\n]/.test(target)) {
-    throw new SilaStoreError('InvalidId', `op target ${JSON.stringify(target)} cannot be written`);
-  }
-  if (op.parentId !== undefined) {
-    return { kind: 'm', line: `[${counter},"${target}",${JSON.stringify(op.parentId)}]` };
-  }
-  if (typeof op.key !== 'string' || /["\\\n]/.test(op.key)) {
-    throw new SilaStoreError('InvalidArgument', `op key ${JSON.stringify(op.key)} cannot be written`);
-  }
-  const value = op.value === undefined ? {} : op.value;
-  return { kind: 'p', line: `[${counter},"${target}","${op.key}",${JSON.stringify(value)}]` };
+  return call(wasm.opToLine, op);
 }
 
 /** The ops of one ops file, as RepTree's `VertexOperation`s (`{id: {counter, peerId},
@@ -546,30 +531,13 @@ export async function openSilaDb(name = 'sila') {
   }
 }
 
-/** The day an IndexedDB row is placed in when exported to plain files: rows carry no
- * day folder, so within each (tree, peer), in counter order, an op goes to the UTC day
- * of the newest `_c` (creation time) property value seen at or before it, and to the
- * export day when there is none yet. */
+/** The day an IndexedDB row is placed in when exported to plain files: rows carry no day
+ * folder, so within each (tree, peer), in counter order, an op goes to the UTC day of
+ * the newest `_c` (creation time) property value seen at or before it, and to the
+ * export day when there is none yet. (The rule lives in the wasm module, with the rest
+ * of the rows ⇄ files mapping.) */
 export function placeRows(rows, exportDay = today()) {
-  const byPeer = new Map();
-  for (const r of rows) {
-    const k = `${r.treeId}\u0000${r.peerId}`;
-    if (!byPeer.has(k)) byPeer.set(k, []);
-    byPeer.get(k).push(r);
-  }
-  const out = [];
-  for (const list of byPeer.values()) {
-    list.sort((a, b) => a.clock - b.clock);
-    let newest = -Infinity;
-    for (const r of list) {
-      if (r.parentId === undefined && r.key === '_c') {
-        const t = typeof r.value === 'string' ? Date.parse(r.value) : typeof r.value === 'number' ? r.value : NaN;
-        if (Number.isFinite(t) && t > newest) newest = t;
-      }
-      out.push({ row: r, day: newest === -Infinity ? exportDay : wasm.dayOf(newest) });
-    }
-  }
-  return out;
+  return call(wasm.placeRows, rows, exportDay);
 }
 
 /** A workspace kept in Sila's own IndexedDB database (`treeOps`, `spaces`,
@@ -622,24 +590,11 @@ export class IndexedDbStore {
     if (!this.spaceId) return files;
     const ref = await this.#ref(false);
     if (ref == null) return files;
-    files.set('sila.md', te.encode(SILA_MD));
-    files.set(SPACE_JSON, te.encode(JSON.stringify({ id: this.spaceId })));
     const tx = this.db.transaction(['treeOps', 'secrets']);
     const rows = await req(tx.objectStore('treeOps').index('spaceRefId').getAll(ref));
     const secrets = await req(tx.objectStore('secrets').index('spaceRefId').getAll(ref));
-    const texts = new Map();
-    for (const { row, day } of placeRows(rows, this.exportDay)) {
-      const { kind, line } = opToLine(row);
-      const path = call(wasm.opsFilePath, row.treeId, day, row.peerId, kind);
-      texts.set(path, (texts.get(path) ?? '') + line + '\n');
-    }
-    for (const [path, text] of texts) files.set(path, te.encode(text));
-    if (secrets.length) {
-      const obj = {};
-      for (const s of secrets) obj[s.key] = s.value;
-      const iv = crypto.getRandomValues(new Uint8Array(12));
-      files.set('space-v1/secrets', te.encode(call(wasm.encryptSecrets, this.spaceId, obj, iv)));
-    }
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    for (const [path, bytes] of call(wasm.rowsToFiles, this.spaceId, rows, secrets, this.exportDay ?? today(), iv)) files.set(path, bytes);
     this.cache = files;
     return files;
   }
@@ -675,18 +630,10 @@ export class IndexedDbStore {
     if (kind === 'sila.md') return;
     if (kind === 'ops') {
       const ref = await this.#ref(true);
-      const treeId = path.split('/').slice(2, 4).join('');
+      const rows = call(wasm.fileToRows, path, bytes, ref);
       const tx = this.db.transaction('treeOps', 'readwrite');
       const store = tx.objectStore('treeOps');
-      for (const op of parseOpsFile(path, bytes)) {
-        const row = { clock: op.id.counter, peerId: op.id.peerId, treeId, spaceRefId: ref, targetId: op.targetId };
-        if ('parentId' in op) row.parentId = op.parentId;
-        else {
-          row.key = op.key;
-          row.value = op.value;
-        }
-        store.put(row);
-      }
+      for (const row of rows) store.put(row);
       await done(tx);
       return;
     }
@@ -711,9 +658,8 @@ export class IndexedDbStore {
       const ref = await this.#ref(false);
       const own = (await this.#export()).get(path);
       if (ref == null || !own) return;
-      const treeId = path.split('/').slice(2, 4).join('');
       const tx = this.db.transaction('treeOps', 'readwrite');
-      for (const op of parseOpsFile(path, own)) tx.objectStore('treeOps').delete([op.id.counter, op.id.peerId, treeId, ref]);
+      for (const r of call(wasm.fileToRows, path, own, ref)) tx.objectStore('treeOps').delete([r.clock, r.peerId, r.treeId, r.spaceRefId]);
       await done(tx);
       this.cache = null;
     } else if (kind === 'secrets') {

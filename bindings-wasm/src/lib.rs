@@ -30,6 +30,7 @@ use sila_store_core::secrets::{self, KeyVariant};
 use sila_store_core::{inspect, Error, Result};
 use wasm_bindgen::prelude::*;
 
+mod dexie;
 #[cfg(target_arch = "wasm32")]
 mod engine;
 #[cfg(target_arch = "wasm32")]
