@@ -19,9 +19,8 @@ use std::collections::BTreeMap;
 use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
 use sila_store_core::ids::{Day, PeerId, TreeId};
 use sila_store_core::layout::{EntryKind, OpsFileKey, SILA_MD_TEXT};
-use sila_store_core::model::sila_tree_op;
+use sila_store_core::ops::line_of;
 use sila_store_core::ops::wire::WireOp;
-use sila_store_core::ops::{line_of, OpsText};
 use sila_store_core::reptree::OpKind;
 use sila_store_core::secrets::{self, KeyVariant};
 use sila_store_core::{Error, Result};
@@ -235,18 +234,9 @@ pub fn rows_to_files(
 #[wasm_bindgen(js_name = fileToRows)]
 pub fn file_to_rows(path: &str, bytes: &[u8], space_ref_id: JsValue) -> JsResult<Array> {
     let run = || -> Result<Array> {
-        let EntryKind::OpsFile(key) = EntryKind::from_path(path)? else {
-            return Err(Error::InvalidArgument(format!("{path} is not an ops file")));
-        };
-        let text = OpsText::split(bytes).map_err(|line| Error::InvalidUtf8 {
-            path: path.to_string(),
-            line,
-        })?;
+        let (key, ops) = crate::ops_of_file(path, bytes)?;
         let out = Array::new();
-        for l in &text.lines {
-            let Some(op) = sila_tree_op(l, key.kind, key.peer.as_str()) else {
-                continue;
-            };
+        for op in ops {
             let row = Object::new();
             let set = |k: &str, v: &JsValue| {
                 let _ = Reflect::set(&row, &k.into(), v);

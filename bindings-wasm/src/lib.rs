@@ -421,18 +421,9 @@ pub fn static_file_path(hash: &str) -> JsResult<String> {
 #[wasm_bindgen(js_name = parseOpsFile)]
 pub fn parse_ops_file(path: &str, bytes: &[u8]) -> JsResult<Array> {
     let run = || -> Result<Array> {
-        let EntryKind::OpsFile(key) = EntryKind::from_path(path)? else {
-            return Err(Error::InvalidArgument(format!("{path} is not an ops file")));
-        };
-        let text = OpsText::split(bytes).map_err(|line| Error::InvalidUtf8 {
-            path: path.to_string(),
-            line,
-        })?;
+        let (_, ops) = ops_of_file(path, bytes)?;
         let out = Array::new();
-        for l in &text.lines {
-            let Some(op) = sila_tree_op(l, key.kind, key.peer.as_str()) else {
-                continue;
-            };
+        for op in ops {
             let o = Object::new();
             let set = |k: &str, v: JsValue| {
                 let _ = Reflect::set(&o, &k.into(), &v);
@@ -457,6 +448,27 @@ pub fn parse_ops_file(path: &str, bytes: &[u8]) -> JsResult<Array> {
         Ok(out)
     };
     run().map_err(js_err)
+}
+
+/// The ops file `path` (its key) and its ops as Sila reads them (lines it skips left
+/// out); `InvalidUtf8` for a file that is not UTF-8.
+pub(crate) fn ops_of_file(
+    path: &str,
+    bytes: &[u8],
+) -> Result<(OpsFileKey, Vec<sila_store_core::reptree::TreeOp>)> {
+    let EntryKind::OpsFile(key) = EntryKind::from_path(path)? else {
+        return Err(Error::InvalidArgument(format!("{path} is not an ops file")));
+    };
+    let text = OpsText::split(bytes).map_err(|line| Error::InvalidUtf8 {
+        path: path.to_string(),
+        line,
+    })?;
+    let ops = text
+        .lines
+        .iter()
+        .filter_map(|l| sila_tree_op(l, key.kind, key.peer.as_str()))
+        .collect();
+    Ok((key, ops))
 }
 
 /// Decrypts a `secrets` file (key A, then B) into `{key: value}`.
