@@ -52,10 +52,29 @@ impl Format {
         }
     }
 
+    /// The format a new destination asks for ([`Format::for_destination`]), refusing a
+    /// name whose extension names no format (`out.txt` is a mistake, not a folder),
+    /// unless it is an existing folder.
+    pub fn for_new_destination(path: &Path) -> Result<Format> {
+        let format = Format::for_destination(path);
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if format == Format::Plain && !path.is_dir() => {
+                Err(Error::InvalidArgument(format!(
+                    "{}: .{ext} names no format; DST is a folder (a name without an extension), *.db, *.sqlite or *.sqlite3 (a SQLite archive) or *.zip (a ZIP archive)",
+                    path.display()
+                )))
+            }
+            _ => Ok(format),
+        }
+    }
+
     /// The format of an existing path: a folder is plain; a file is told by its first
     /// bytes (SQLite header, ZIP signature), else by its extension.
     pub fn detect(path: &Path) -> Result<Format> {
-        let meta = fs::metadata(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        let meta = fs::metadata(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound(path.display().to_string()),
+            _ => Error::io(path.display().to_string(), e),
+        })?;
         if meta.is_dir() {
             return Ok(Format::Plain);
         }
@@ -203,7 +222,7 @@ pub fn convert(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ConvertReport> {
     let from = Format::detect(src)?;
-    let to = Format::for_destination(dst);
+    let to = Format::for_new_destination(dst)?;
     check_apart(src, dst)?;
     let dst_exists = fs::symlink_metadata(dst).is_ok();
     if dst_exists && !opts.force {

@@ -247,3 +247,72 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         assert!(err.is_empty(), "{args:?} printed to stderr: {err}");
     }
 }
+
+/// Issue 17, item 5: a missing SRC is `NotFound` naming it; a DST whose extension names
+/// no format is refused (listing the formats) and nothing is created; `--help` speaks
+/// to users, with an example per command and the exit codes.
+#[test]
+fn the_command_line_says_what_is_wrong() {
+    let t = TempDir::new();
+    let ws = tiny_folder(&t);
+    let run = |args: &[&str]| {
+        let out = Command::new(sila_store_bin()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let missing = t.join("nothing-here");
+    let dst = t.join("x.db");
+    let (code, _, err) = run(&["convert", missing.to_str().unwrap(), dst.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("error [NotFound]") && err.contains("nothing-here"),
+        "{err}"
+    );
+    let (code, out, _) = run(&["info", missing.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains(r#""code":"NotFound""#), "{out}");
+    let txt = t.join("out.txt");
+    let (code, _, err) = run(&["convert", ws.to_str().unwrap(), txt.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("[InvalidArgument]") && err.contains("*.zip"),
+        "{err}"
+    );
+    assert!(!txt.exists(), "a folder named out.txt was made");
+    // An existing folder with a dot in its name is still a folder to convert into.
+    let dotted = t.join("my.space");
+    let (code, _, err) = run(&["convert", ws.to_str().unwrap(), dotted.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    fs::create_dir(&dotted).unwrap();
+    let (code, _, err) = run(&[
+        "convert",
+        ws.to_str().unwrap(),
+        dotted.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(dotted.join("space-v1").is_dir());
+    let (code, help, _) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        help.starts_with("Convert, verify and look inside Sila workspaces"),
+        "{help}"
+    );
+    assert!(
+        help.contains("Exit codes:") && help.contains("Examples:"),
+        "{help}"
+    );
+    for cmd in [
+        "convert", "verify", "info", "ops", "show", "chat", "tree", "sync", "secrets",
+    ] {
+        let (code, h, _) = run(&["help", cmd]);
+        assert_eq!(code, Some(0));
+        assert!(
+            h.contains(&format!("Example:\n  sila-store {cmd} ")),
+            "{cmd}: {h}"
+        );
+    }
+}

@@ -6,11 +6,23 @@ use clap::{Parser, Subcommand};
 use sila_store_core::Result;
 use sila_store_native::tiers::{S3Options, TierStore};
 
-/// Convert, verify and inspect Sila workspaces: plain folders, SQLite archives
-/// (`*.db`, `*.sqlite`) and ZIP archives (`*.zip`). Every conversion is byte for byte
-/// and verified before it replaces anything.
+/// Convert, verify and look inside Sila workspaces: the plain folder Sila writes, a
+/// SQLite archive (`*.db`, `*.sqlite`) or a ZIP archive (`*.zip`). Every conversion is
+/// byte for byte and verified before it replaces anything; the source is only read.
 #[derive(Parser)]
-#[command(name = "sila-store", version, about)]
+#[command(
+    name = "sila-store",
+    version,
+    after_help = "Examples:
+  sila-store convert ~/Sila/my-space my-space.db   archive a workspace folder
+  sila-store verify my-space.db                    check every byte and reference
+  sila-store show my-space.zip                     chats and files, as Sila shows them
+  sila-store help convert                          more about one command
+
+Exit codes: 0 done; 1 an error (printed as `error [Code]: …`, or as JSON with --json)
+or, for verify, a workspace with errors; 2 a command line that does not parse; 141
+stdout closed by its reader."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -23,7 +35,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Convert SRC to DST; the format comes from the path (folder, *.db/*.sqlite, *.zip).
+    /// Convert SRC to DST. The format of DST comes from its name: no extension is a
+    /// folder, *.db / *.sqlite / *.sqlite3 a SQLite archive, *.zip a ZIP archive.
+    #[command(after_help = "Example:\n  sila-store convert ~/Sila/my-space my-space.db")]
     Convert {
         /// Workspace to read (folder, SQLite or ZIP).
         src: PathBuf,
@@ -34,16 +48,21 @@ pub enum Command {
         force: bool,
     },
     /// Check everything that can be checked; exit code 0 only if all holds.
+    #[command(after_help = "Example:\n  sila-store verify my-space.db")]
     Verify {
         /// Workspace to check.
         src: PathBuf,
     },
     /// Space id, name, trees, ops, peers, days, files, sizes.
+    #[command(after_help = "Example:\n  sila-store info my-space.zip --json")]
     Info {
         /// Workspace to inspect.
         src: PathBuf,
     },
     /// The ops of a tree stored in a day range, as the exact lines Sila wrote.
+    #[command(
+        after_help = "Example:\n  sila-store ops my-space.db --tree b3ee88fc46bb4ac1bd8012feac0a7d6c --from 2026-03-01 --to 2026-03-31"
+    )]
     Ops {
         /// Workspace to read.
         src: PathBuf,
@@ -58,12 +77,14 @@ pub enum Command {
         to: Option<String>,
     },
     /// The space as Sila shows it: name, chats with message counts, files, reference checks.
+    #[command(after_help = "Example:\n  sila-store show ~/Sila/my-space")]
     Show {
         /// Workspace to read (any format).
         src: PathBuf,
     },
     /// A chat as Markdown (main branch), attachments listed. CHAT is a tree id, a
     /// `threads` vertex id, or a title.
+    #[command(after_help = "Example:\n  sila-store chat my-space.db \"Trip plans\"")]
     Chat {
         /// Workspace to read (any format).
         src: PathBuf,
@@ -71,6 +92,9 @@ pub enum Command {
         chat: String,
     },
     /// A tree's vertices, rebuilt as RepTree does.
+    #[command(
+        after_help = "Example:\n  sila-store tree my-space.db b3ee88fc46bb4ac1bd8012feac0a7d6c"
+    )]
     Tree {
         /// Workspace to read (any format).
         src: PathBuf,
@@ -78,6 +102,9 @@ pub enum Command {
         tree: String,
     },
     /// Upload a workspace folder's active files to a store (only new or changed files).
+    #[command(
+        after_help = "Example:\n  sila-store push ~/Sila/my-space s3://bucket/spaces --s3-endpoint http://127.0.0.1:9000 --s3-allow-http --s3-path-style"
+    )]
     Push {
         #[command(flatten)]
         s3: S3Flags,
@@ -88,6 +115,9 @@ pub enum Command {
     },
     /// Download a space from a store into a folder: a new or empty one, or this space's
     /// workspace (only missing or changed files; its other files stay).
+    #[command(
+        after_help = "Example:\n  sila-store pull s3://bucket/spaces b3ee88fc46bb4ac1bd8012feac0a7d6c ./my-space"
+    )]
     Pull {
         #[command(flatten)]
         s3: S3Flags,
@@ -102,6 +132,9 @@ pub enum Command {
         unarchive: bool,
     },
     /// Move a space from the active tier to one SQLite archive (crash-safe; rerun to finish).
+    #[command(
+        after_help = "Example:\n  sila-store archive b3ee88fc46bb4ac1bd8012feac0a7d6c --store s3://bucket/spaces"
+    )]
     Archive {
         #[command(flatten)]
         s3: S3Flags,
@@ -112,6 +145,9 @@ pub enum Command {
         store: String,
     },
     /// Move an archived space back to the active tier (crash-safe; rerun to finish).
+    #[command(
+        after_help = "Example:\n  sila-store unarchive b3ee88fc46bb4ac1bd8012feac0a7d6c --store s3://bucket/spaces"
+    )]
     Unarchive {
         #[command(flatten)]
         s3: S3Flags,
@@ -122,6 +158,9 @@ pub enum Command {
         store: String,
     },
     /// Archive every active space idle for longer than --inactive-days.
+    #[command(
+        after_help = "Example:\n  sila-store sweep --store s3://bucket/spaces --inactive-days 30 --dry-run"
+    )]
     Sweep {
         #[command(flatten)]
         s3: S3Flags,
@@ -141,6 +180,9 @@ pub enum Command {
     /// Sync a tree with a store, as Sila's server does: reads the client's ops (JSON
     /// array of Sila wire ops) on stdin, stores those the server lacks in today's ops
     /// files, prints those the client lacks.
+    #[command(
+        after_help = "Example:\n  sila-store sync --store file:///srv/spaces b3ee88fc46bb4ac1bd8012feac0a7d6c b3ee88fc46bb4ac1bd8012feac0a7d6c < ops.json"
+    )]
     Sync {
         #[command(flatten)]
         s3: S3Flags,
@@ -156,6 +198,7 @@ pub enum Command {
         state_vector: Option<String>,
     },
     /// The names in the space's `secrets` file (values only with --show-values).
+    #[command(after_help = "Example:\n  sila-store secrets ~/Sila/my-space")]
     Secrets {
         /// Workspace to read.
         src: PathBuf,
