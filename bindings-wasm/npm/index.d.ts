@@ -49,6 +49,24 @@ export function convert(workspace: Workspace, to: 'sqlite' | 'zip', opts?: Progr
 export function convert(workspace: Workspace, to: 'plain', opts?: ProgressOptions): WorkspaceFile[];
 export function verify(workspace: Workspace, opts?: ProgressOptions): VerifyReport;
 export function info(workspace: Workspace): WorkspaceInfo;
+/** A chat listed in the space tree's `threads`. */
+export interface ChatInfo { treeId: string; threadVertex: string; title: string | null; messages: number; mainBranch: number; hasOps: boolean }
+/** A file vertex a message attaches. */
+export interface FileRef { tree: string; vertex: string }
+/** A message along a chat's main branch. */
+export interface MessageInfo { id: string; role: string | null; text: string | null; createdAt: string | null; model: string | null; files: FileRef[] }
+/** A file vertex of the workspace and whether its bytes are present. */
+export interface FileInfo { treeId: string; vertex: string; folder: string; name: string | null; mimeType: string | null; size: number | null; hash: string | null; mutableId: string | null; present: boolean }
+/** The space as Sila shows it. */
+export interface SpaceSummary { spaceId: string | null; name: string | null; chats: ChatInfo[]; messages: number; files: FileInfo[]; warnings: Problem[]; errors: Problem[] }
+/** A vertex of a tree: properties as raw JSON text, in RepTree's order. */
+export interface VertexInfo { id: string; parent: string | null; props: { key: string; value: string }[]; children: string[] }
+/** The space as Sila shows it (every tree rebuilt exactly as RepTree does). */
+export function show(workspace: Workspace): SpaceSummary;
+/** A chat (tree id, `threads` vertex id or title) and its main-branch messages. */
+export function chat(workspace: Workspace, chatId: string): { chat: ChatInfo; messages: MessageInfo[] };
+/** Every vertex of a tree in creation order. */
+export function tree(workspace: Workspace, treeId: string): VertexInfo[];
 export function getOperations(workspace: Workspace, treeId: string, range?: DayRange): Operation[];
 export function sha256(bytes: Uint8Array): string;
 export function checkPath(path: string): void;

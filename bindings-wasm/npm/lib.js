@@ -97,6 +97,23 @@ export function getOperations(workspace, treeId, range = {}) {
   return call(wasm.getOperations, workspace, treeId, range.from ?? undefined, range.to ?? undefined);
 }
 
+/** The space as Sila shows it: name, chats (title, message counts), files (present or
+ * not) and the reference checks; every tree rebuilt exactly as RepTree does. */
+export function show(workspace) {
+  return call(wasm.show, workspace);
+}
+
+/** A chat (its tree id, `threads` vertex id or title) with its messages along the main
+ * branch, as Sila shows them: `{chat, messages}` (what `sila-store chat --json` prints). */
+export function chat(workspace, chatId) {
+  return call(wasm.chat, workspace, chatId);
+}
+
+/** Every vertex of a tree, rebuilt as RepTree does, in creation order. */
+export function tree(workspace, treeId) {
+  return call(wasm.tree, workspace, treeId);
+}
+
 /** The SHA-256 of bytes, lowercase hex. */
 export function sha256(bytes) {
   return wasm.sha256(bytesOf(bytes, 'bytes'));

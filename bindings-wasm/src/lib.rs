@@ -35,6 +35,7 @@ mod dexie;
 mod engine;
 #[cfg(target_arch = "wasm32")]
 mod js_store;
+mod model;
 #[cfg(target_arch = "wasm32")]
 mod tier_host;
 #[cfg(target_arch = "wasm32")]
@@ -83,7 +84,7 @@ pub(crate) fn to_js<T: serde::Serialize>(v: &T) -> JsResult<JsValue> {
 }
 
 /// A workspace handed in from JavaScript.
-enum Input {
+pub(crate) enum Input {
     /// A SQLite archive, opened in memory (read-only).
     Sqlite(Connection),
     /// A ZIP archive's bytes.
@@ -155,7 +156,7 @@ fn files_to_js(ws: &MemoryWorkspace) -> Array {
 }
 
 impl Input {
-    fn from_js(v: &JsValue) -> Result<Input> {
+    pub(crate) fn from_js(v: &JsValue) -> Result<Input> {
         if let Some(a) = v.dyn_ref::<Uint8Array>() {
             return Input::from_bytes(a.to_vec());
         }
@@ -186,7 +187,10 @@ impl Input {
         }
     }
 
-    fn with<T>(&mut self, f: impl FnOnce(&mut dyn EntrySource) -> Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn EntrySource) -> Result<T>,
+    ) -> Result<T> {
         match self {
             Input::Sqlite(conn) => f(&mut SqliteSource::new(conn)?),
             Input::Zip(bytes) => f(&mut ZipSource::new(Cursor::new(&bytes[..]))?),

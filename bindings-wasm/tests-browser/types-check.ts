@@ -2,8 +2,9 @@
 // as the README uses it.
 import {
   CallbackStore, IndexedDbStore, MemoryStore, NodeFsStore, OpfsStore, SilaStoreError, convert, getOperations,
-  info, openWorkspace, readFiles, sqliteToZip, verify, writeFiles, zipToSqlite,
-  type Operation, type VerifyReport, type VertexOperation, type WorkspaceFile,
+  chat, info, openWorkspace, readFiles, show, sqliteToZip, tree, verify, writeFiles, zipToSqlite,
+  type MessageInfo, type Operation, type SpaceSummary, type VerifyReport, type VertexInfo, type VertexOperation,
+  type WorkspaceFile,
 } from 'sila-store';
 
 export async function example(zip: Uint8Array): Promise<number> {
@@ -24,5 +25,9 @@ export async function example(zip: Uint8Array): Promise<number> {
   } catch (e) {
     if (e instanceof SilaStoreError) console.log(e.code);
   }
-  return report.errors.length + ops.length + missing.length;
+  const summary: SpaceSummary = show(db);
+  const first = summary.chats[0];
+  const messages: MessageInfo[] = first ? chat(db, first.treeId).messages : [];
+  const vertices: VertexInfo[] = first?.hasOps ? tree(db, first.treeId) : [];
+  return report.errors.length + ops.length + missing.length + messages.length + vertices.length;
 }

@@ -64,6 +64,23 @@ for (const fx of fixtures) {
     rmSync(t, { recursive: true });
   });
 
+  test(`${fx.name}: show, chat and tree agree with the native CLI`, async () => {
+    const files = await sila.readFiles(new sila.NodeFsStore(fx.dir));
+    const zip = sila.convert(files, 'zip');
+    const summary = sila.show(zip);
+    assert.deepEqual(summary, JSON.parse(cli('show', '--json', fx.dir)));
+    for (const c of summary.chats) {
+      const got = sila.chat(files, c.treeId);
+      assert.deepEqual(got, JSON.parse(cli('chat', '--json', fx.dir, c.treeId)), c.treeId);
+      if (c.title) assert.deepEqual(sila.chat(zip, c.title).chat, got.chat);
+      if (c.hasOps) {
+        const native = cli('tree', '--json', fx.dir, c.treeId).trim().split('\n').map((l) => JSON.parse(l).id);
+        assert.deepEqual(sila.tree(zip, c.treeId).map((v) => v.id), native);
+      }
+    }
+    assert.throws(() => sila.chat(files, 'no such chat'), (e) => e.code === 'NotFound');
+  });
+
   test(`${fx.name}: info and ops agree with the native CLI`, async () => {
     const files = await sila.readFiles(new sila.NodeFsStore(fx.dir));
     const info = sila.info(files);

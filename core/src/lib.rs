@@ -20,6 +20,8 @@ pub mod ops;
 pub mod reptree;
 pub mod space;
 
+#[cfg(feature = "std")]
+pub mod chat;
 #[cfg(any(feature = "sqlite", feature = "zip"))]
 pub mod compress;
 #[cfg(feature = "std")]

@@ -8,7 +8,7 @@ use sila_store_core::entries::{read_entry, read_space_id};
 use sila_store_core::ids::{Day, TreeId};
 use sila_store_core::inspect::{self, VerifyReport};
 use sila_store_core::layout::EntryKind;
-use sila_store_core::model::{vertex_list, ChatInfo, SpaceModel};
+use sila_store_core::model::{vertex_list, SpaceModel};
 use sila_store_core::{Error, Result};
 use sila_store_native::tiers::WireOp;
 use sila_store_native::{convert, with_source, ConvertOptions};
@@ -220,25 +220,9 @@ pub fn run(command: Command, json: bool) -> Result<ExitCode> {
         }
         Command::Chat { src, chat } => {
             let model = with_source(&src, SpaceModel::load)?;
-            let chats = model.chats();
-            let found = chats
-                .iter()
-                .find(|c| c.tree_id == chat || c.thread_vertex == chat)
-                .or_else(|| {
-                    chats
-                        .iter()
-                        .find(|c| c.title.as_deref() == Some(chat.as_str()))
-                })
-                .cloned()
-                .or_else(|| {
-                    // A chat tree that is no longer listed in `threads`.
-                    model
-                        .trees
-                        .contains_key(&chat)
-                        .then(|| inspect_chat_tree(&model, &chat))
-                })
+            let (found, messages) = model
+                .chat_with_messages(&chat)
                 .ok_or_else(|| Error::NotFound(format!("chat {chat:?}")))?;
-            let messages = model.messages(&found.tree_id);
             if json {
                 writeln!(out, "{}", json!({"chat": found, "messages": messages})).map_err(w)?;
             } else {
@@ -311,20 +295,4 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("tokio runtime", e))
-}
-
-fn inspect_chat_tree(model: &SpaceModel, tree: &str) -> ChatInfo {
-    ChatInfo {
-        tree_id: tree.to_string(),
-        thread_vertex: String::new(),
-        title: model
-            .trees
-            .get(tree)
-            .and_then(|t| t.root())
-            .and_then(|r| r.prop("name"))
-            .and_then(|n| serde_json::from_str(n).ok()),
-        messages: model.message_count(tree),
-        main_branch: model.messages(tree).len() as u64,
-        has_ops: true,
-    }
 }
