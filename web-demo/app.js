@@ -1,5 +1,7 @@
 // The page: UI only. Every workspace operation is sent to the worker (worker.js), so the
 // page stays responsive while a workspace is read, converted or verified.
+import { renderMarkdown } from './markdown.js';
+
 const $ = (sel) => document.querySelector(sel);
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 
@@ -152,8 +154,91 @@ function render(w) {
     }),
   );
   $('#ops-panel').hidden = true;
+  renderChats(w);
   renderGallery(w);
 }
+
+// ---- chats, as Sila shows them ------------------------------------------------------
+
+let opened = null;
+function renderChats(w) {
+  opened = w;
+  const chats = w.model.chats;
+  $('#chats-panel').hidden = !chats.length;
+  $('#conversation').hidden = true;
+  $('#search-hits').hidden = true;
+  $('#chat-search').value = '';
+  $('#chats').replaceChildren(
+    ...chats.map((c) => {
+      const li = el('li', { dataset: { tree: c.treeId } }, el('div', {}, c.title ?? '(untitled chat)'),
+        el('div', { className: 'meta' }, c.hasOps ? `${c.mainBranch} message(s)${c.messages > c.mainBranch ? ` · ${c.messages - c.mainBranch} on other branches` : ''}` : 'no ops in this workspace'));
+      li.onclick = () => showChat(c).catch(showError);
+      return li;
+    }),
+  );
+}
+
+const staticPath = (hash) => `space-v1/files/static/sha256/${hash.slice(0, 2)}/${hash.slice(2)}`;
+
+async function showChat(c, highlight) {
+  document.querySelectorAll('#chats li').forEach((li) => li.classList.toggle('active', li.dataset.tree === c.treeId));
+  const { chat, messages } = await rpc('chat', { dir: current, treeId: c.treeId });
+  $('#conversation').hidden = false;
+  $('#conversation').dataset.tree = chat.treeId;
+  $('#chat-title').textContent = chat.title ?? '(untitled chat)';
+  $('#chat-note').textContent = !chat.hasOps
+    ? "This chat's tree has no ops in the workspace: Sila lists it but cannot open it."
+    : chat.messages > chat.mainBranch
+      ? `${chat.mainBranch} messages on the main branch, as Sila shows them; ${chat.messages - chat.mainBranch} more on other branches (edits and regenerations).`
+      : `${chat.mainBranch} message(s).`;
+  const files = opened.model.files;
+  const list = $('#messages');
+  list.replaceChildren();
+  for (const m of messages) {
+    const who = [m.role ?? 'unknown', m.model, m.createdAt?.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')].filter(Boolean).join(' · ');
+    const body = el('div', { className: 'body' });
+    if (m.text) body.append(renderMarkdown(m.text));
+    const li = el('li', { className: `${m.role ?? ''}${m.id === highlight ? ' found' : ''}`, dataset: { id: m.id, role: m.role ?? '', text: m.text ?? '' } }, el('div', { className: 'who' }, who), body);
+    if (m.files.length) {
+      const box = el('div', { className: 'attachments' });
+      for (const ref of m.files) {
+        const f = files.find((x) => x.treeId === ref.tree && x.vertex === ref.vertex);
+        const fig = el('figure', {}, el('figcaption', {}, `📎 ${f?.name ?? ref.vertex}${f && !f.present ? ' (missing)' : ''}`));
+        box.append(fig);
+        if (f?.present && f.hash && /^image\//.test(f.mimeType ?? '')) {
+          rpc('file', { dir: current, path: staticPath(f.hash) })
+            .then(({ bytes, type }) => fig.prepend(el('img', { src: URL.createObjectURL(new Blob([bytes], { type: type ?? f.mimeType })), alt: f.name ?? '' })))
+            .catch(() => {});
+        }
+      }
+      li.append(box);
+    }
+    list.append(li);
+  }
+  list.querySelector('li.found')?.scrollIntoView({ block: 'center' });
+  demo.chatShown = chat.treeId;
+}
+
+let searchTimer;
+$('#chat-search').oninput = (e) => {
+  clearTimeout(searchTimer);
+  const query = e.target.value.trim();
+  searchTimer = setTimeout(async () => {
+    const ul = $('#search-hits');
+    if (!query) return (ul.hidden = true);
+    const hits = await rpc('search', { dir: current, query }).catch((err) => (showError(err), []));
+    ul.hidden = false;
+    ul.replaceChildren(...(hits.length ? [] : [el('li', { className: 'muted' }, 'No message holds that text.')]));
+    for (const h of hits) {
+      const at = h.snippet.toLocaleLowerCase().indexOf(query.toLocaleLowerCase());
+      const snippet = el('div', { className: 'snippet' }, h.snippet.slice(0, at), el('mark', {}, h.snippet.slice(at, at + query.length)), h.snippet.slice(at + query.length));
+      const li = el('li', { dataset: { tree: h.treeId, id: h.messageId } }, el('div', {}, `${h.title ?? '(untitled chat)'} · ${h.role ?? ''}`), snippet);
+      li.onclick = () => showChat(opened.model.chats.find((c) => c.treeId === h.treeId), h.messageId).catch(showError);
+      ul.append(li);
+    }
+    demo.searched = query;
+  }, 150);
+};
 
 async function showOps(tree, day) {
   document.querySelectorAll('#trees tr').forEach((tr) => tr.classList.toggle('active', tr.dataset.tree === tree.id));

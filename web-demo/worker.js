@@ -134,7 +134,33 @@ const handlers = {
       .filter((f) => f.path.startsWith('space-v1/files/static/'))
       .map((f) => ({ path: f.path, size: f.bytes.length, type: imageType(f.bytes) }));
     const mutables = files.filter((f) => f.path.startsWith('space-v1/files/var/')).map((f) => ({ path: f.path, size: f.bytes.length }));
-    return { ...s, report, statics, mutables };
+    // The space as Sila shows it: chats, files, reference checks.
+    const model = sila.show(snap);
+    return { ...s, report, statics, mutables, model };
+  },
+
+  /** A chat with its messages along the main branch, as Sila shows them. */
+  async chat({ dir, treeId }) {
+    const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
+    return sila.chat(snap, treeId);
+  },
+
+  /** Messages whose text holds `query` (case-insensitive), in every chat. */
+  async search({ dir, query }) {
+    const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
+    const q = query.toLocaleLowerCase();
+    const hits = [];
+    if (!q) return hits;
+    for (const c of sila.show(snap).chats) {
+      if (!c.hasOps) continue;
+      for (const m of sila.chat(snap, c.treeId).messages) {
+        const at = m.text?.toLocaleLowerCase().indexOf(q) ?? -1;
+        if (at < 0) continue;
+        hits.push({ treeId: c.treeId, title: c.title, messageId: m.id, role: m.role, snippet: m.text.slice(Math.max(0, at - 40), at + q.length + 60) });
+        if (hits.length >= 50) return hits;
+      }
+    }
+    return hits;
   },
 
   async ops({ dir, treeId, day }) {

@@ -155,6 +155,65 @@ test('open a fixture ZIP, browse it, convert to SQLite and back, keep it across 
   await page.close();
 });
 
+test('chats read as Sila shows them (the text of sila-store chat --json), Markdown rendered safely, search finds a message', async () => {
+  const page = await ctx.newPage();
+  await open(page);
+  const zip = join(work, 'rich-chats.zip');
+  cli('convert', fixture('rich'), zip);
+  await openFile(page, zip);
+  const shown = JSON.parse(cli('show', '--json', fixture('rich')));
+  const listed = await page.$$eval('#chats li', (lis) => lis.map((li) => li.dataset.tree));
+  assert.deepEqual(listed, shown.chats.map((c) => c.treeId));
+  for (const c of shown.chats.filter((x) => x.hasOps)) {
+    await page.click(`#chats li[data-tree="${c.treeId}"]`);
+    await page.waitForFunction((t) => window.__demo.chatShown === t, c.treeId);
+    const native = JSON.parse(cli('chat', '--json', fixture('rich'), c.treeId));
+    const got = await page.$$eval('#messages li', (lis) => lis.map((li) => ({ id: li.dataset.id, role: li.dataset.role, text: li.dataset.text })));
+    assert.deepEqual(got, native.messages.map((m) => ({ id: m.id, role: m.role ?? '', text: m.text ?? '' })), c.title);
+    // Rendered, never as HTML: no element of the page came from a message's text.
+    const injected = await page.$$eval('#messages script, #messages iframe, #messages img[onerror], #messages [onclick]', (e) => e.length);
+    assert.equal(injected, 0);
+  }
+  // The README's picture of a conversation (docs/web-demo-chat.png).
+  const first = shown.chats.find((x) => x.hasOps);
+  await page.click(`#chats li[data-tree="${first.treeId}"]`);
+  await page.waitForFunction((t) => window.__demo.chatShown === t, first.treeId);
+  await page.waitForTimeout(300);
+  await page.locator('#chats-panel').screenshot({ path: join(OUT, 'chat.png') });
+
+  // Search: a word of one message finds it; clicking the hit opens its chat there.
+  const chatWithText = shown.chats.find((c) => c.hasOps);
+  const target = JSON.parse(cli('chat', '--json', fixture('rich'), chatWithText.treeId)).messages.find((m) => (m.text ?? '').length > 20);
+  const word = target.text.split(/\s+/).find((w) => /^[\p{L}]{6,}$/u.test(w)) ?? target.text.slice(0, 12);
+  await page.fill('#chat-search', word);
+  await page.waitForSelector(`#search-hits li[data-id="${target.id}"]`);
+  await page.click(`#search-hits li[data-id="${target.id}"]`);
+  await page.waitForSelector(`#messages li.found[data-id="${target.id}"]`);
+  await page.fill('#chat-search', 'zzzz-no-message-has-this');
+  await page.waitForFunction(() => document.querySelector('#search-hits')?.textContent.includes('No message holds that text.'));
+  await page.close();
+});
+
+test('Markdown of a message renders as text nodes only', async () => {
+  const page = await ctx.newPage();
+  await open(page);
+  const html = await page.evaluate(async () => {
+    const { renderMarkdown } = await import('/markdown.js');
+    const div = document.createElement('div');
+    div.append(renderMarkdown('# Title\n\n**bold** and *it* `x<y>` [ok](https://example.org) [bad](javascript:alert(1)) ![pic](https://example.org/x.png)\n<img src=x onerror=alert(1)>\n\n- a\n- b\n\n```js\n<script>1</script>\n```\n> quote'));
+    return div.innerHTML;
+  });
+  assert.ok(!/<img|<script|href="javascript:/.test(html), html);
+  assert.match(html, /\[bad\]\(javascript:alert\(1\)\)/); // kept as text, not a link
+  assert.match(html, /<span class="image-ref">🖼 pic<\/span>/); // named, never fetched
+  assert.match(html, /<strong>bold<\/strong>/);
+  assert.match(html, /<a href="https:\/\/example.org\/?"/);
+  assert.match(html, /&lt;img src=x onerror=alert\(1\)&gt;/);
+  assert.match(html, /<pre data-lang="js"><code>&lt;script&gt;1&lt;\/script&gt;<\/code><\/pre>/);
+  assert.match(html, /<ul><li>a<\/li><li>b<\/li><\/ul>/);
+  await page.close();
+});
+
 test('a 50 MB workspace converts in the worker: progress shown, main thread never blocked over 200 ms', async () => {
   // The largest fixture first, for the figure in the closing note.
   const page = await ctx.newPage();
