@@ -53,14 +53,21 @@ impl Format {
     }
 
     /// The format a new destination asks for ([`Format::for_destination`]), refusing a
-    /// name whose extension names no format (`out.txt` is a mistake, not a folder),
-    /// unless it is an existing folder.
+    /// name that ends in a file extension naming no format (`out.txt`, `ws.json`: a
+    /// mistake, not a folder), unless it is an existing folder. A file extension here
+    /// is 1–4 ASCII letters and digits with a letter; folder names such as
+    /// `backup.2026-03-10`, `my.space` or `ws.zip-back` stay folders.
     pub fn for_new_destination(path: &Path) -> Result<Format> {
         let format = Format::for_destination(path);
+        let file_like = |e: &str| {
+            (1..=4).contains(&e.len())
+                && e.bytes().all(|b| b.is_ascii_alphanumeric())
+                && e.bytes().any(|b| b.is_ascii_alphabetic())
+        };
         match path.extension().and_then(|e| e.to_str()) {
-            Some(ext) if format == Format::Plain && !path.is_dir() => {
+            Some(ext) if format == Format::Plain && file_like(ext) && !path.is_dir() => {
                 Err(Error::InvalidArgument(format!(
-                    "{}: .{ext} names no format; DST is a folder (a name without an extension), *.db, *.sqlite or *.sqlite3 (a SQLite archive) or *.zip (a ZIP archive)",
+                    "{}: .{ext} names no format; DST is a folder (no extension, or a folder that exists), *.db, *.sqlite or *.sqlite3 (a SQLite archive) or *.zip (a ZIP archive)",
                     path.display()
                 )))
             }

@@ -371,8 +371,12 @@ fn empty_folder_and_missing_paths() {
     fs::create_dir_all(t.join("hollow/space-v1")).unwrap();
     let e = convert_fails(&t.join("hollow"), &t.join("out.db"));
     assert!(matches!(e, Error::NotAWorkspace(_)), "{e}");
+    // A missing source is NotFound, naming it.
     let e = convert_fails(&t.join("nope"), &t.join("out.db"));
-    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(
+        matches!(&e, Error::NotFound(p) if p.ends_with("nope")),
+        "{e}"
+    );
 }
 
 #[test]

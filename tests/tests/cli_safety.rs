@@ -282,10 +282,15 @@ fn the_command_line_says_what_is_wrong() {
         "{err}"
     );
     assert!(!txt.exists(), "a folder named out.txt was made");
-    // An existing folder with a dot in its name is still a folder to convert into.
-    let dotted = t.join("my.space");
-    let (code, _, err) = run(&["convert", ws.to_str().unwrap(), dotted.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{err}");
+    // Folder names with dots that are not file extensions stay folders.
+    for name in ["backup.2026-03-10", "my.space", "ws.zip-back"] {
+        let d = t.join(name);
+        let (code, _, err) = run(&["convert", ws.to_str().unwrap(), d.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{name}: {err}");
+        assert!(d.join("space-v1").is_dir(), "{name}");
+    }
+    // An existing folder is a folder to convert into, whatever its name.
+    let dotted = t.join("notes.txt");
     fs::create_dir(&dotted).unwrap();
     let (code, _, err) = run(&[
         "convert",
