@@ -178,8 +178,6 @@ function renderChats(w) {
   );
 }
 
-const staticPath = (hash) => `space-v1/files/static/sha256/${hash.slice(0, 2)}/${hash.slice(2)}`;
-
 async function showChat(c, highlight) {
   document.querySelectorAll('#chats li').forEach((li) => li.classList.toggle('active', li.dataset.tree === c.treeId));
   const { chat, messages } = await rpc('chat', { dir: current, treeId: c.treeId });
@@ -206,7 +204,7 @@ async function showChat(c, highlight) {
         const fig = el('figure', {}, el('figcaption', {}, `📎 ${f?.name ?? ref.vertex}${f && !f.present ? ' (missing)' : ''}`));
         box.append(fig);
         if (f?.present && f.hash && /^image\//.test(f.mimeType ?? '')) {
-          rpc('file', { dir: current, path: staticPath(f.hash) })
+          rpc('blob', { dir: current, hash: f.hash })
             .then(({ bytes, type }) => fig.prepend(el('img', { src: URL.createObjectURL(new Blob([bytes], { type: type ?? f.mimeType })), alt: f.name ?? '' })))
             .catch(() => {});
         }

@@ -175,6 +175,12 @@ const handlers = {
     return { bytes, type: imageType(bytes) };
   },
 
+  /** A CAS blob by its SHA-256 (checked by the engine). */
+  async blob({ dir, hash }) {
+    const bytes = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).getFile(hash);
+    return { bytes, type: imageType(bytes) };
+  },
+
   async export({ dir, to }, progress) {
     const t0 = performance.now();
     const ws = sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false }));
