@@ -23,8 +23,13 @@ use sila_store_tests::corpus::recipes::find;
 use sila_store_tests::corpus::run::{cases, corpus_dir, names_in, run_case, worst};
 use sila_store_tests::{tiny_sqlite, tiny_zip, TempDir};
 
+/// The cases run in [`SHARDS`] tests of their own, so that a parallel runner (`cargo
+/// nextest`, what `scripts/test` uses) spreads them over the cores; `cargo test` runs
+/// them on its test threads.
+const SHARDS: usize = 4;
+
 #[test]
-fn every_bad_input_gets_its_error_and_leaves_nothing_behind() {
+fn every_case_file_is_listed() {
     let cases = cases();
     assert!(cases.len() >= 40, "only {} cases", cases.len());
     // Every file of the folder is a case, and every case a file.
@@ -37,10 +42,21 @@ fn every_bad_input_gets_its_error_and_leaves_nothing_behind() {
             );
         }
     }
+}
+
+/// Runs every `SHARDS`-th case from `shard` on: each gets its error and leaves nothing
+/// behind.
+fn run_shard(shard: usize) {
     // BAD_INPUTS_ONLY=<text> runs only the cases whose file name contains it.
     let only = std::env::var("BAD_INPUTS_ONLY").unwrap_or_default();
     let mut failures = Vec::new();
-    for case in cases.iter().filter(|c| c.file.contains(&only)) {
+    let all = cases();
+    for case in all
+        .iter()
+        .skip(shard)
+        .step_by(SHARDS)
+        .filter(|c| c.file.contains(&only))
+    {
         eprintln!("case {} ({} / {})", case.file, case.verify, case.convert);
         if let Err(e) = run_case(case) {
             eprintln!("  FAILED: {e}");
@@ -58,6 +74,23 @@ fn every_bad_input_gets_its_error_and_leaves_nothing_behind() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_bad_input_gets_its_error_and_leaves_nothing_behind_0() {
+    run_shard(0);
+}
+#[test]
+fn every_bad_input_gets_its_error_and_leaves_nothing_behind_1() {
+    run_shard(1);
+}
+#[test]
+fn every_bad_input_gets_its_error_and_leaves_nothing_behind_2() {
+    run_shard(2);
+}
+#[test]
+fn every_bad_input_gets_its_error_and_leaves_nothing_behind_3() {
+    run_shard(3);
 }
 
 /// Writes the archive cases of `tests/bad-inputs/` (run with `cargo test -p
