@@ -101,6 +101,28 @@ const imageType = (b) =>
   : b[0] === 0x3c && /^<svg|^<\?xml/.test(new TextDecoder().decode(b.slice(0, 5))) ? 'image/svg+xml'
   : null;
 
+// The chats of the workspace last read: its snapshot and model read once, each chat
+// rebuilt once, so a search or a click on a chat does not rebuild every tree again.
+// Opening a workspace, and any call that changes one (import, archive, remove), drops it.
+let chatCache = null;
+async function chatsOf(dir) {
+  if (chatCache?.dir !== dir) {
+    const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
+    const model = sila.show(snap);
+    const chats = new Map();
+    chatCache = {
+      dir,
+      model,
+      chat(treeId) {
+        if (!chats.has(treeId)) chats.set(treeId, sila.chat(snap, treeId));
+        return chats.get(treeId);
+      },
+    };
+  }
+  return chatCache;
+}
+const KEEPS_CHATS = new Set(['list', 'chat', 'search', 'ops', 'file', 'blob', 'export', 'idbSpaces']);
+
 const handlers = {
   async list() {
     const index = await readIndex();
@@ -141,19 +163,18 @@ const handlers = {
 
   /** A chat with its messages along the main branch, as Sila shows them. */
   async chat({ dir, treeId }) {
-    const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
-    return sila.chat(snap, treeId);
+    return (await chatsOf(dir)).chat(treeId);
   },
 
   /** Messages whose text holds `query` (case-insensitive), in every chat. */
   async search({ dir, query }) {
-    const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
     const q = query.toLocaleLowerCase();
     const hits = [];
     if (!q) return hits;
-    for (const c of sila.show(snap).chats) {
+    const chats = await chatsOf(dir);
+    for (const c of chats.model.chats) {
       if (!c.hasOps) continue;
-      for (const m of sila.chat(snap, c.treeId).messages) {
+      for (const m of chats.chat(c.treeId).messages) {
         const at = m.text?.toLocaleLowerCase().indexOf(q) ?? -1;
         if (at < 0) continue;
         hits.push({ treeId: c.treeId, title: c.title, messageId: m.id, role: m.role, snippet: m.text.slice(Math.max(0, at - 40), at + q.length + 60) });
@@ -238,6 +259,7 @@ onmessage = async (e) => {
     postMessage({ id, progress: p });
   };
   try {
+    if (!KEEPS_CHATS.has(type)) chatCache = null;
     const result = await handlers[type](args, progress);
     const transfer = result?.bytes instanceof Uint8Array ? [result.bytes.buffer] : [];
     postMessage({ id, ok: true, result }, transfer);

@@ -240,6 +240,7 @@ struct Store {
 }
 
 fn stores(t: &TempDir) -> Vec<Store> {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let local = t.join("store");
     let mut v = vec![Store {
         url: format!("file://{}", local.display()),
@@ -247,10 +248,12 @@ fn stores(t: &TempDir) -> Vec<Store> {
     }];
     match std::env::var("SILA_STORE_S3") {
         Ok(s3) => v.push(Store {
+            // A prefix of its own per call: tests of one process run at once.
             url: format!(
-                "{}/crash-{:x}",
+                "{}/crash-{:x}-{}",
                 s3.trim_end_matches('/'),
-                std::process::id() & 0xffff
+                std::process::id() & 0xffff,
+                CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ),
             local: None,
         }),
@@ -274,21 +277,37 @@ fn files_named_with(dir: &Path, mark: char) -> usize {
     n
 }
 
-/// `archive` and `unarchive` killed at random points on a local store (`file://`): the
-/// metadata always names a tier that holds the whole space.
+// `archive` and `unarchive` killed at random points, 2 × SILA_STORE_CRASH_KILLS times per
+// store: on a local store (`file://`) and on the S3 server (`SILA_STORE_S3`), each in two
+// tests of SILA_STORE_CRASH_KILLS kills, so that a parallel runner runs the four at once.
+// After every kill the metadata names a tier that holds the whole space.
+
+/// On a local store, first half of the kills.
 #[test]
-fn archive_and_unarchive_killed_at_random_points_never_lose_the_space_local() {
+fn archive_and_unarchive_killed_at_random_points_never_lose_the_space_local_1() {
     archive_and_unarchive_killed_at_random_points(0);
 }
 
-/// The same on the S3 server (`SILA_STORE_S3`), as a test of its own so that a
-/// parallel runner runs the two at once.
+/// On a local store, second half of the kills.
 #[test]
-fn archive_and_unarchive_killed_at_random_points_never_lose_the_space_s3() {
+fn archive_and_unarchive_killed_at_random_points_never_lose_the_space_local_2() {
+    archive_and_unarchive_killed_at_random_points(0);
+}
+
+/// On the S3 server, first half of the kills.
+#[test]
+fn archive_and_unarchive_killed_at_random_points_never_lose_the_space_s3_1() {
     archive_and_unarchive_killed_at_random_points(1);
 }
 
-/// Archive and unarchive, killed at random points, on the `which`-th of [`stores`].
+/// On the S3 server, second half of the kills.
+#[test]
+fn archive_and_unarchive_killed_at_random_points_never_lose_the_space_s3_2() {
+    archive_and_unarchive_killed_at_random_points(1);
+}
+
+/// Archive and unarchive, killed [`kills`] times at random points, on the `which`-th of
+/// [`stores`].
 fn archive_and_unarchive_killed_at_random_points(which: usize) {
     let mut rng = Rng::from_env();
     let t = TempDir::new();
@@ -358,7 +377,7 @@ fn archive_and_unarchive_killed_at_random_points(which: usize) {
         };
         let (mut mid_run, mut archived, mut active) = (0, 0, 0);
         let mut meta = check();
-        for i in 0..2 * kills() {
+        for i in 0..kills() {
             let (what, whole) = if meta.tier == Tier::Active || meta.cleanup_since_ms.is_some() {
                 ("archive", archive_time)
             } else {
