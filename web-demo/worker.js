@@ -104,22 +104,35 @@ const imageType = (b) =>
 // The chats of the workspace last read: its snapshot and model read once, each chat
 // rebuilt once, so a search or a click on a chat does not rebuild every tree again.
 // Opening a workspace, and any call that changes one (import, archive, remove), drops it.
+// The read itself (a promise) is what is kept, at once: a read still running when the
+// cache is dropped never puts back what it read.
 let chatCache = null;
-async function chatsOf(dir) {
+function dropChats() {
+  chatCache = null;
+}
+function chatsOf(dir) {
   if (chatCache?.dir !== dir) {
-    const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
-    const model = sila.show(snap);
-    const chats = new Map();
-    chatCache = {
-      dir,
-      model,
-      chat(treeId) {
-        if (!chats.has(treeId)) chats.set(treeId, sila.chat(snap, treeId));
-        return chats.get(treeId);
-      },
-    };
+    const entry = { dir, loading: null };
+    entry.loading = (async () => {
+      const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
+      const model = sila.show(snap);
+      const chats = new Map();
+      return {
+        model,
+        chat(treeId) {
+          if (!chats.has(treeId)) chats.set(treeId, sila.chat(snap, treeId));
+          return chats.get(treeId);
+        },
+      };
+    })();
+    // A failed read is not kept either.
+    entry.loading.catch(() => {
+      if (chatCache === entry) chatCache = null;
+    });
+    chatCache = entry;
+    return entry.loading;
   }
-  return chatCache;
+  return chatCache.loading;
 }
 const KEEPS_CHATS = new Set(['list', 'chat', 'search', 'ops', 'file', 'blob', 'export', 'idbSpaces']);
 
@@ -259,7 +272,7 @@ onmessage = async (e) => {
     postMessage({ id, progress: p });
   };
   try {
-    if (!KEEPS_CHATS.has(type)) chatCache = null;
+    if (!KEEPS_CHATS.has(type)) dropChats();
     const result = await handlers[type](args, progress);
     const transfer = result?.bytes instanceof Uint8Array ? [result.bytes.buffer] : [];
     postMessage({ id, ok: true, result }, transfer);

@@ -252,12 +252,18 @@ fn stores(t: &TempDir) -> Vec<Store> {
             url: format!(
                 "{}/crash-{:x}-{}",
                 s3.trim_end_matches('/'),
-                std::process::id() & 0xffff,
+                std::process::id(),
                 CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ),
             local: None,
         }),
-        Err(_) => eprintln!("no SILA_STORE_S3 (scripts/s3-server sets it): file:// only"),
+        Err(_) => {
+            assert!(
+                std::env::var_os("SILA_STORE_REQUIRE_S3").is_none(),
+                "SILA_STORE_REQUIRE_S3 is set but SILA_STORE_S3 is not"
+            );
+            eprintln!("no SILA_STORE_S3 (scripts/s3-server sets it): file:// only")
+        }
     }
     v
 }
