@@ -318,7 +318,7 @@ impl Workspace {
     pub fn tree(&self, tree_id: String) -> Result<Vec<VertexInfo>> {
         let id = TreeId::new(&tree_id)?;
         let t = workspace::with_source(&self.path, |s| load_tree(s, &id))?;
-        if t.vertices().is_empty() {
+        if t.vertex_count() == 0 {
             return Err(Error::NotFound(format!("tree {tree_id} has no ops")).into());
         }
         Ok(vertex_list(&t))

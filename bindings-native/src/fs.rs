@@ -130,21 +130,141 @@ impl EntrySource for PlainSource {
     }
 }
 
-/// Writes a workspace folder. The folder must not exist; every file is created new
-/// and synced to disk.
+/// Writes a workspace folder. The folder must not exist; every file is created new.
+///
+/// Files are written by a few worker threads while the caller reads the next entries
+/// (a file up to [`BATCH_FILE`] is handed over whole, a bigger one is written by the
+/// caller as it streams; at most [`QUEUE`] files wait, so memory stays bounded), and
+/// made durable once, in [`EntrySink::finish`], not one `fsync` per file on the
+/// critical path: on Linux one `syncfs` of the file system (data and metadata of
+/// everything written), elsewhere an `fsync` of every file, then of every folder.
+/// The caller moves the finished folder into place only after `finish` returned, so
+/// the destination appears complete and durable, or not at all.
 pub struct PlainSink {
     root: PathBuf,
     dirs: std::collections::BTreeSet<PathBuf>,
+    /// Files written, for the `fsync` pass where `syncfs` is not available.
+    #[cfg(not(target_os = "linux"))]
+    files: Vec<PathBuf>,
+    writers: Option<Writers>,
+}
+
+/// Largest file handed to the writer threads whole.
+pub const BATCH_FILE: usize = 4 << 20;
+/// Files that may wait for a writer thread.
+pub const QUEUE: usize = 16;
+
+/// The writer threads and the first error one of them met.
+struct Writers {
+    jobs: Option<std::sync::mpsc::SyncSender<(PathBuf, Vec<u8>)>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    error: std::sync::Arc<std::sync::Mutex<Option<Error>>>,
+}
+
+impl Writers {
+    fn start(n: usize) -> Self {
+        use std::sync::{mpsc, Arc, Mutex};
+        let (tx, rx) = mpsc::sync_channel::<(PathBuf, Vec<u8>)>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let error: Arc<Mutex<Option<Error>>> = Arc::default();
+        let threads = (0..n)
+            .map(|_| {
+                let (rx, error) = (Arc::clone(&rx), Arc::clone(&error));
+                std::thread::spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((path, bytes)) = job else { return };
+                    if let Err(e) = write_new(&path, &bytes) {
+                        if let Ok(mut slot) = error.lock() {
+                            slot.get_or_insert(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        Writers {
+            jobs: Some(tx),
+            threads,
+            error,
+        }
+    }
+
+    /// The first error a writer met, if any (taken).
+    fn failed(&self) -> Option<Error> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    fn send(&self, path: PathBuf, bytes: Vec<u8>) -> Result<()> {
+        if let Some(e) = self.failed() {
+            return Err(e);
+        }
+        let gone = || {
+            Error::io(
+                path.display().to_string(),
+                io::Error::other("writer stopped"),
+            )
+        };
+        match &self.jobs {
+            Some(tx) => tx.send((path.clone(), bytes)).map_err(|_| gone()),
+            None => Err(gone()),
+        }
+    }
+
+    /// Waits for every queued file; the first error met, if any.
+    fn join(mut self) -> Result<()> {
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        match self.failed() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Creates `path` (which must not exist) holding `bytes`.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    File::create_new(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(io_err(path))
+}
+
+/// Reads `r` until `buf` holds `limit` bytes or `r` ends; whether it ended.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+    let n = r.take(limit as u64 + 1).read_to_end(buf)?;
+    Ok(n <= limit)
 }
 
 impl PlainSink {
     /// Creates the (new) folder `root`.
     pub fn create(root: &Path) -> Result<Self> {
         fs::create_dir(root).map_err(io_err(root))?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
         Ok(PlainSink {
             root: root.to_path_buf(),
             dirs: Default::default(),
+            #[cfg(not(target_os = "linux"))]
+            files: Vec::new(),
+            writers: Some(Writers::start(threads)),
         })
+    }
+
+    fn writers(&self) -> Result<&Writers> {
+        self.writers
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("the folder is already finished".into()))
     }
 }
 
@@ -162,26 +282,59 @@ impl EntrySink for PlainSink {
                 }
             }
         }
-        let mut f = File::create_new(&p).map_err(io_err(&p))?;
+        #[cfg(not(target_os = "linux"))]
+        self.files.push(p.clone());
         match content {
-            Content::Ops { bytes, .. } => f.write_all(bytes).map_err(io_err(&p))?,
+            Content::Ops { bytes, .. } => self.writers()?.send(p, bytes.to_vec()),
             Content::Stream(r) => {
-                let mut w = io::BufWriter::with_capacity(1 << 16, &mut f);
+                let mut buf = Vec::new();
+                if fill(r, &mut buf, BATCH_FILE).map_err(io_err(&p))? {
+                    return self.writers()?.send(p, buf);
+                }
+                // A big file: written here, as it streams.
+                let mut f = File::create_new(&p).map_err(io_err(&p))?;
+                f.write_all(&buf).map_err(io_err(&p))?;
+                drop(buf);
+                let mut w = io::BufWriter::with_capacity(1 << 20, &mut f);
                 io::copy(r, &mut w).map_err(io_err(&p))?;
-                w.flush().map_err(io_err(&p))?;
+                w.flush().map_err(io_err(&p))
             }
         }
-        f.sync_all().map_err(io_err(&p))?;
-        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
-        // Deepest folders first, then the root.
-        for d in self.dirs.iter().rev() {
-            sync_dir(d)?;
+        if let Some(w) = self.writers.take() {
+            w.join()?;
         }
-        sync_dir(&self.root)
+        sync_tree(self)
     }
+}
+
+/// Makes everything a [`PlainSink`] wrote durable: one `syncfs` of the file system.
+#[cfg(target_os = "linux")]
+fn sync_tree(sink: &PlainSink) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let root = File::open(&sink.root).map_err(io_err(&sink.root))?;
+    // SAFETY: `root` is an open file descriptor for the duration of the call.
+    if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
+        return Err(io_err(&sink.root)(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Makes everything a [`PlainSink`] wrote durable: every file, then every folder
+/// (deepest first), then the root.
+#[cfg(not(target_os = "linux"))]
+fn sync_tree(sink: &PlainSink) -> Result<()> {
+    for f in &sink.files {
+        File::open(f)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(f))?;
+    }
+    for d in sink.dirs.iter().rev() {
+        sync_dir(d)?;
+    }
+    sync_dir(&sink.root)
 }
 
 /// Syncs a folder's entries to disk (a no-op where folders cannot be opened).

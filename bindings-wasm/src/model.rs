@@ -44,7 +44,7 @@ pub fn tree(workspace: &JsValue, tree_id: &str) -> JsResult<JsValue> {
     let id = TreeId::new(tree_id).map_err(js_err)?;
     let mut input = Input::from_js(workspace).map_err(js_err)?;
     let t = input.with(|s| load_tree(s, &id)).map_err(js_err)?;
-    if t.vertices().is_empty() {
+    if t.vertex_count() == 0 {
         return Err(js_err(Error::NotFound(format!(
             "tree {tree_id} has no ops"
         ))));

@@ -127,7 +127,7 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 /// Compares our tree with the oracle's state; returns a description of the first
 /// difference.
 fn diff(ours: &RepTree, theirs: &Value) -> Option<String> {
-    let root = ours.root().map(|r| r.id.clone());
+    let root = ours.root().map(|r| r.id().to_string());
     let their_root = theirs["root"].as_str().map(str::to_string);
     if root != their_root {
         return Some(format!(
@@ -138,14 +138,14 @@ fn diff(ours: &RepTree, theirs: &Value) -> Option<String> {
     // RepTree refuses a tree without a root; so do hosts.
     root.as_ref()?;
     let verts = theirs["vertices"].as_array()?;
-    if verts.len() != ours.vertices().len() {
+    if verts.len() != ours.vertex_count() {
         return Some(format!(
             "vertex count: ours {}, RepTree {}",
-            ours.vertices().len(),
+            ours.vertex_count(),
             verts.len()
         ));
     }
-    for (v, t) in ours.vertices().iter().zip(verts) {
+    for (v, t) in ours.states().iter().zip(verts) {
         let id = t["id"].as_str().unwrap_or_default();
         if v.id != id {
             return Some(format!("vertex order: ours {}, RepTree {id}", v.id));
@@ -184,7 +184,7 @@ fn diff(ours: &RepTree, theirs: &Value) -> Option<String> {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        let ours_sorted: Vec<&str> = ours.children(&v.id).iter().map(|c| c.id.as_str()).collect();
+        let ours_sorted: Vec<&str> = ours.children(&v.id).iter().map(|c| c.id()).collect();
         if ours_sorted != sorted {
             return Some(format!(
                 "sorted children of {id}: ours {ours_sorted:?}, RepTree {sorted:?}"
@@ -295,8 +295,10 @@ fn random_value(rng: &mut Rng, key: &str) -> Option<String> {
 
 fn random_case(rng: &mut Rng) -> Vec<TreeOp> {
     const PEERS: &[&str] = &["a1", "b2", "c3", "d4", "0f3e2a", "ff00aa"];
-    const VERTS: &[&str] = &["0", "r", "v1", "v2", "v3", "v4", "v5", "v6"];
-    const KEYS: &[&str] = &["name", "_c", "main", "x", "y"];
+    // Ids and keys with `@`: RepTree keys a property's winner by `key@target`, so key
+    // "x@a" of vertex "b" and key "x" of vertex "a@b" share one slot ("x@a@b").
+    const VERTS: &[&str] = &["0", "r", "v1", "v2", "v3", "v4", "v5", "v6", "b", "a@b"];
+    const KEYS: &[&str] = &["name", "_c", "main", "x", "y", "x@a"];
     let peers: Vec<&str> = (0..1 + rng.below(4)).map(|_| *rng.pick(PEERS)).collect();
     let mut ops: Vec<TreeOp> = Vec::new();
     let op = |c: u64, p: &str, t: &str, kind: OpKind| TreeOp {
@@ -462,8 +464,8 @@ fn order_of_arrival_does_not_change_parents_or_properties() {
     let mut rng = Rng(42);
     for (name, ops) in fixture_cases() {
         let state = |t: &RepTree| -> BTreeMap<String, (Option<String>, BTreeMap<String, String>)> {
-            t.vertices()
-                .iter()
+            t.states()
+                .into_iter()
                 .map(|v| {
                     (
                         v.id.clone(),

@@ -11,17 +11,17 @@ use crate::entries::EntrySource;
 use crate::error::Result;
 use crate::inspect::Problem;
 use crate::layout::EntryKind;
-use crate::reptree::{RepTree, VertexState, NULL_VERTEX_ID};
+use crate::reptree::{RepTree, Vertex, NULL_VERTEX_ID};
 use crate::space::space_id_from_json;
 
 mod trees;
 pub use trees::{load_tree, load_trees, sila_tree_op, vertex_list, PropInfo, VertexInfo};
 
-fn str_prop(v: &VertexState, key: &str) -> Option<String> {
+fn str_prop(v: Vertex<'_>, key: &str) -> Option<String> {
     serde_json::from_str::<String>(v.prop(key)?).ok()
 }
 
-fn u64_prop(v: &VertexState, key: &str) -> Option<u64> {
+fn u64_prop(v: Vertex<'_>, key: &str) -> Option<u64> {
     let n: f64 = serde_json::from_str(v.prop(key)?).ok()?;
     (n >= 0.0).then_some(n as u64)
 }
@@ -194,7 +194,7 @@ impl SpaceModel {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         loop {
-            let children = tree.children(&current.id);
+            let children = tree.children(current.id());
             let next = match children.as_slice() {
                 [] => break,
                 [one] => *one,
@@ -204,7 +204,7 @@ impl SpaceModel {
                     .copied()
                     .unwrap_or(many[0]),
             };
-            if !seen.insert(next.id.clone()) {
+            if !seen.insert(next.id()) {
                 break;
             }
             out.push(message_info(next));
@@ -221,12 +221,12 @@ impl SpaceModel {
         let Some(start) = tree.vertex_by_path("messages") else {
             return 0;
         };
-        let mut stack = vec![start.id.as_str()];
+        let mut stack = vec![start.id()];
         let mut seen = BTreeSet::new();
         let mut n = 0;
         while let Some(id) = stack.pop() {
             for c in tree.children_ids(id) {
-                if seen.insert(c.as_str()) {
+                if seen.insert(c) {
                     n += 1;
                     stack.push(c);
                 }
@@ -244,7 +244,7 @@ impl SpaceModel {
             return Vec::new();
         };
         space
-            .children(&threads.id)
+            .children(threads.id())
             .into_iter()
             .filter_map(|v| {
                 let tid = str_prop(v, "tid")?;
@@ -257,7 +257,7 @@ impl SpaceModel {
                     messages: self.message_count(&tid),
                     main_branch: self.messages(&tid).len() as u64,
                     has_ops: tree.is_some(),
-                    thread_vertex: v.id.clone(),
+                    thread_vertex: v.id().to_string(),
                     tree_id: tid,
                 })
             })
@@ -283,14 +283,14 @@ impl SpaceModel {
             let mut stack = vec![(start, folder)];
             let mut seen = BTreeSet::new();
             while let Some((v, folder)) = stack.pop() {
-                if !seen.insert(v.id.clone()) {
+                if !seen.insert(v.id()) {
                     continue;
                 }
-                for c in tree.children(&v.id).into_iter().rev() {
+                for c in tree.children(v.id()).into_iter().rev() {
                     if c.prop("mimeType").is_some() || c.prop("hash").is_some() {
                         out.push(self.file_info(tree_id, c, &folder));
                     } else {
-                        let name = str_prop(c, "name").unwrap_or_else(|| c.id.clone());
+                        let name = str_prop(c, "name").unwrap_or_else(|| c.id().to_string());
                         let sub = if folder.ends_with(FOLDER_CUT) {
                             folder.clone()
                         } else if folder.len() + name.len() >= MAX_FOLDER_LEN {
@@ -308,7 +308,7 @@ impl SpaceModel {
         out
     }
 
-    fn file_info(&self, tree_id: &str, v: &VertexState, folder: &str) -> FileInfo {
+    fn file_info(&self, tree_id: &str, v: Vertex<'_>, folder: &str) -> FileInfo {
         let hash = str_prop(v, "hash");
         let mutable_id = str_prop(v, "id");
         // FileResolver uses `hash ?? id`.
@@ -322,7 +322,7 @@ impl SpaceModel {
         };
         FileInfo {
             tree_id: tree_id.to_string(),
-            vertex: v.id.clone(),
+            vertex: v.id().to_string(),
             folder: folder.to_string(),
             name: str_prop(v, "name"),
             mime_type: str_prop(v, "mimeType"),
@@ -446,7 +446,7 @@ fn problem(code: &str, path: Option<String>, message: String) -> Problem {
     }
 }
 
-fn message_info(v: &VertexState) -> MessageInfo {
+fn message_info(v: Vertex<'_>) -> MessageInfo {
     #[derive(serde::Deserialize)]
     struct Ref {
         tree: String,
@@ -485,7 +485,7 @@ fn message_info(v: &VertexState) -> MessageInfo {
         _ => None,
     };
     MessageInfo {
-        id: v.id.clone(),
+        id: v.id().to_string(),
         role: str_prop(v, "role"),
         text: str_prop(v, "text"),
         created_at: str_prop(v, "_c"),
@@ -509,14 +509,14 @@ pub fn is_live(tree: &RepTree, id: &str) -> bool {
     let mut cur = tree.vertex(id);
     let mut steps = 0;
     while let Some(v) = cur {
-        if v.id == root.id {
+        if v.id() == root.id() {
             return true;
         }
-        if v.id == NULL_VERTEX_ID || steps > tree.vertices().len() {
+        if v.id() == NULL_VERTEX_ID || steps > tree.vertex_count() {
             return false;
         }
         steps += 1;
-        cur = v.parent.as_deref().and_then(|p| tree.vertex(p));
+        cur = v.parent().and_then(|p| tree.vertex(p));
     }
     false
 }

@@ -12,19 +12,35 @@ use crate::error::Result;
 use crate::ids::TreeId;
 use crate::layout::EntryKind;
 use crate::ops::{parse_line, OpLine, OpsFileKind};
-use crate::reptree::{OpId, OpKind, RepTree, TreeOp};
+use crate::reptree::{OpId, OpKind, OpKindRef, RepTree, TreeOp, TreeOpRef};
 
 /// Turns a stored line into the op Sila's reader makes of it (`opsParser.worker.ts`):
 /// the file kind says move or property (legacy lines carry `"m"`/`"p"`); a leading
 /// and a trailing `"` and all NULs are stripped before parsing; a property value that
 /// is an empty object or array means "deleted". Lines Sila would skip give `None`.
 pub fn sila_tree_op(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
-    let id = |counter| OpId {
-        counter,
-        peer: peer.to_string(),
-    };
-    let prop_value = |raw: &str| (!OpLine::is_deletion_value(raw)).then(|| raw.to_string());
-    // Fast path: the line is in canonical form and its shape agrees with the file.
+    match sila_op_ref(line, kind, peer) {
+        Some(op) => Some(op.to_owned_op()),
+        None => sila_op_slow(line, kind, peer),
+    }
+}
+
+/// Applies the op Sila makes of a stored line ([`sila_tree_op`]) to `tree`; borrowed
+/// (no allocation) when the line is in canonical form.
+pub fn apply_sila_line(tree: &mut RepTree, line: &str, kind: OpsFileKind, peer: &str) {
+    match sila_op_ref(line, kind, peer) {
+        Some(op) => tree.apply_op_ref(op),
+        None => {
+            if let Some(op) = sila_op_slow(line, kind, peer) {
+                tree.apply_op_ref(op.as_ref());
+            }
+        }
+    }
+}
+
+/// [`sila_tree_op`]'s fast path: the line is in canonical form and its shape agrees
+/// with the file; `None` otherwise (not: "Sila skips it").
+fn sila_op_ref<'a>(line: &'a str, kind: OpsFileKind, peer: &'a str) -> Option<TreeOpRef<'a>> {
     match (parse_line(line, kind), kind) {
         (
             OpLine::Move {
@@ -33,15 +49,12 @@ pub fn sila_tree_op(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp>
                 parent,
             },
             OpsFileKind::Moves | OpsFileKind::Legacy,
-        ) => {
-            return Some(TreeOp {
-                id: id(counter),
-                target: target.to_string(),
-                kind: OpKind::Move {
-                    parent: parent.map(str::to_string),
-                },
-            })
-        }
+        ) => Some(TreeOpRef {
+            counter,
+            peer,
+            target,
+            kind: OpKindRef::Move { parent },
+        }),
         (
             OpLine::Prop {
                 counter,
@@ -50,18 +63,26 @@ pub fn sila_tree_op(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp>
                 value,
             },
             OpsFileKind::Props | OpsFileKind::Legacy,
-        ) => {
-            return Some(TreeOp {
-                id: id(counter),
-                target: target.to_string(),
-                kind: OpKind::Set {
-                    key: key.to_string(),
-                    value: prop_value(value),
-                },
-            })
-        }
-        _ => {}
+        ) => Some(TreeOpRef {
+            counter,
+            peer,
+            target,
+            kind: OpKindRef::Set {
+                key,
+                value: (!OpLine::is_deletion_value(value)).then_some(value),
+            },
+        }),
+        _ => None,
     }
+}
+
+/// [`sila_tree_op`] for a line that is not in canonical form: parsed as Sila parses it.
+fn sila_op_slow(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
+    let id = |counter| OpId {
+        counter,
+        peer: peer.to_string(),
+    };
+    let prop_value = |raw: &str| (!OpLine::is_deletion_value(raw)).then(|| raw.to_string());
     if line.trim().is_empty() {
         return None;
     }
@@ -110,7 +131,7 @@ pub fn sila_tree_op(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp>
 
 /// Every tree of the workspace with ops, rebuilt from its ops in the order
 /// `getOperations` returns them (day, peer, file kind, line). One pass: every ops
-/// file is read once.
+/// file is read once, and its lines are applied as they are, borrowed.
 pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
     let mut files: Vec<(crate::layout::OpsFileKey, crate::entries::EntryMeta)> = source
         .entries()?
@@ -129,41 +150,41 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
         ))
     });
     let mut out: BTreeMap<String, RepTree> = BTreeMap::new();
-    let mut current: Option<(String, Vec<TreeOp>)> = None;
+    let mut current: Option<(String, RepTree)> = None;
     for (key, meta) in files {
         let tree = key.tree.as_str();
         if current.as_ref().is_some_and(|(t, _)| t != tree) {
-            if let Some((t, ops)) = current.take() {
-                let tree = rebuilt(&t, ops)?;
-                out.insert(t, tree);
+            if let Some((t, rt)) = current.take() {
+                let rt = checked(&t, rt)?;
+                out.insert(t, rt);
             }
         }
-        let ops = &mut current
-            .get_or_insert_with(|| (tree.to_string(), Vec::new()))
+        let rt = &mut current
+            .get_or_insert_with(|| (tree.to_string(), RepTree::default()))
             .1;
+        if rt.overloaded() {
+            continue;
+        }
         let bytes = source.read_whole(&meta)?;
         let text =
             crate::ops::OpsText::split(&bytes).map_err(|line| crate::Error::InvalidUtf8 {
                 path: meta.path.clone(),
                 line,
             })?;
-        ops.extend(
-            text.lines
-                .iter()
-                .filter_map(|l| sila_tree_op(l, key.kind, key.peer.as_str())),
-        );
+        for line in &text.lines {
+            apply_sila_line(rt, line, key.kind, key.peer.as_str());
+        }
     }
-    if let Some((t, ops)) = current {
-        let tree = rebuilt(&t, ops)?;
-        out.insert(t, tree);
+    if let Some((t, rt)) = current {
+        let rt = checked(&t, rt)?;
+        out.insert(t, rt);
     }
     Ok(out)
 }
 
 /// A tree rebuilt from its ops, or `Corrupt` if it had to be given up
 /// ([`RepTree::overloaded`]).
-fn rebuilt(tree: &str, ops: impl IntoIterator<Item = TreeOp>) -> Result<RepTree> {
-    let t = RepTree::from_ops(ops);
+fn checked(tree: &str, t: RepTree) -> Result<RepTree> {
     if t.overloaded() {
         return Err(crate::Error::Corrupt {
             format: "ops",
@@ -179,13 +200,13 @@ fn rebuilt(tree: &str, ops: impl IntoIterator<Item = TreeOp>) -> Result<RepTree>
 /// One tree rebuilt from its ops.
 pub fn load_tree(source: &mut dyn EntrySource, tree: &TreeId) -> Result<RepTree> {
     let ops = source.get_operations(tree, None, None)?;
-    rebuilt(
-        tree.as_str(),
-        ops.iter().filter_map(|o| {
-            let kind = OpsFileKind::parse(&o.file_kind)?;
-            sila_tree_op(&o.line, kind, &o.peer)
-        }),
-    )
+    let mut t = RepTree::default();
+    for o in &ops {
+        if let Some(kind) = OpsFileKind::parse(&o.file_kind) {
+            apply_sila_line(&mut t, &o.line, kind, &o.peer);
+        }
+    }
+    checked(tree.as_str(), t)
 }
 
 /// A vertex, for hosts: id, parent, properties as JSON text.
@@ -215,19 +236,21 @@ pub struct PropInfo {
 /// Every vertex of a tree in creation order.
 pub fn vertex_list(tree: &RepTree) -> Vec<VertexInfo> {
     tree.vertices()
-        .iter()
         .map(|v| VertexInfo {
-            id: v.id.clone(),
-            parent: v.parent.clone(),
+            id: v.id().to_string(),
+            parent: v.parent().map(str::to_string),
             props: v
-                .props
-                .iter()
+                .props()
                 .map(|(k, val)| PropInfo {
-                    key: k.clone(),
-                    value: val.clone(),
+                    key: k.to_string(),
+                    value: val.to_string(),
                 })
                 .collect(),
-            children: tree.children(&v.id).iter().map(|c| c.id.clone()).collect(),
+            children: tree
+                .children(v.id())
+                .iter()
+                .map(|c| c.id().to_string())
+                .collect(),
         })
         .collect()
 }

@@ -33,26 +33,35 @@
 //! the later moves, apply, redo them) is RepTree's algorithm and stays: a tree whose
 //! ops would need more than [`REPLAY_BUDGET`] undo and redo steps is given up
 //! ([`RepTree::overloaded`]) instead of keeping a reader busy for minutes.
+//!
+//! Every string a tree sees (vertex, parent and peer ids, property keys) is interned
+//! once ([`names`]) and the replay works on numbers: ops are fixed-size records,
+//! known op ids and property slots are hash sets of integer pairs, and a property
+//! value is copied once, when it is applied. Ops can be applied borrowed
+//! ([`TreeOpRef`], [`RepTree::apply_ops_ref`]), straight from the lines of an ops
+//! file, with no allocation per op. Vertices are read through [`Vertex`] views.
 
+mod apply;
 mod forest;
 mod js;
+mod names;
 mod state;
 
-use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
 use forest::Forest;
+use hashbrown::{HashMap, HashSet};
 use js::json_string;
 pub use js::{js_date_value, js_falsy, v8_sort};
+use names::{Name, Names};
 
 /// Undo and redo steps a tree may take to place moves that arrive out of order before
 /// it is given up ([`RepTree::overloaded`]). Each out-of-order move replays the moves
 /// newer than it, so real histories (peers whose concurrent moves interleave) need a
 /// few per op; two peers with 1,000 concurrent moves each, fully interleaved, about
-/// 10⁶. Two million steps take about 1.5 s (release build, measured on a replay of
+/// 10⁶. Two million steps take about 0.2 s (release build, measured on a replay of
 /// 3,000 moves each older than all before it).
 pub const REPLAY_BUDGET: u64 = 2_000_000;
 
@@ -62,6 +71,9 @@ const EMPTY_PARENT_NODE: u32 = 1;
 
 /// Not an index into a parent's children.
 const NO_SLOT: usize = usize::MAX;
+
+/// Not a vertex (in [`RepTree`]'s name → vertex map).
+const NO_VERTEX: u32 = u32::MAX;
 
 /// The id of the null vertex, RepTree's trash.
 pub const NULL_VERTEX_ID: &str = "0";
@@ -73,22 +85,6 @@ pub struct OpId {
     pub counter: u64,
     /// Peer id.
     pub peer: String,
-}
-
-impl OpId {
-    fn cmp_js(&self, other: &OpId) -> Ordering {
-        self.counter
-            .cmp(&other.counter)
-            .then_with(|| self.peer.as_str().cmp(other.peer.as_str()))
-    }
-
-    fn greater(&self, other: &OpId) -> bool {
-        self.cmp_js(other) == Ordering::Greater
-    }
-
-    fn key(&self) -> String {
-        format!("{}@{}", self.counter, self.peer)
-    }
 }
 
 /// What an op does.
@@ -119,8 +115,80 @@ pub struct TreeOp {
     pub kind: OpKind,
 }
 
-/// A vertex: its parent, its properties in RepTree's order, its children in insertion
-/// order.
+impl TreeOp {
+    /// The op borrowed, as [`RepTree::apply_ops_ref`] takes it.
+    pub fn as_ref(&self) -> TreeOpRef<'_> {
+        TreeOpRef {
+            counter: self.id.counter,
+            peer: &self.id.peer,
+            target: &self.target,
+            kind: match &self.kind {
+                OpKind::Move { parent } => OpKindRef::Move {
+                    parent: parent.as_deref(),
+                },
+                OpKind::Set { key, value } => OpKindRef::Set {
+                    key,
+                    value: value.as_deref(),
+                },
+            },
+        }
+    }
+}
+
+/// What a borrowed op does ([`OpKind`] without owned strings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKindRef<'a> {
+    /// Move the target under `parent` (`None` = null: a root).
+    Move {
+        /// New parent.
+        parent: Option<&'a str>,
+    },
+    /// Set property `key` to the raw JSON text `value`; `None` deletes.
+    Set {
+        /// Property name.
+        key: &'a str,
+        /// Raw JSON text of the value, or `None` for a deletion.
+        value: Option<&'a str>,
+    },
+}
+
+/// One op, borrowed: [`TreeOp`] without owned strings (e.g. the parts of a line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeOpRef<'a> {
+    /// Lamport counter.
+    pub counter: u64,
+    /// Peer id.
+    pub peer: &'a str,
+    /// The vertex it concerns.
+    pub target: &'a str,
+    /// Move or set.
+    pub kind: OpKindRef<'a>,
+}
+
+impl TreeOpRef<'_> {
+    /// The op with owned strings.
+    pub fn to_owned_op(&self) -> TreeOp {
+        TreeOp {
+            id: OpId {
+                counter: self.counter,
+                peer: self.peer.to_string(),
+            },
+            target: self.target.to_string(),
+            kind: match self.kind {
+                OpKindRef::Move { parent } => OpKind::Move {
+                    parent: parent.map(str::to_string),
+                },
+                OpKindRef::Set { key, value } => OpKind::Set {
+                    key: key.to_string(),
+                    value: value.map(str::to_string),
+                },
+            },
+        }
+    }
+}
+
+/// A vertex as plain data: id, parent, properties in RepTree's order, children in
+/// insertion order ([`Vertex::to_state`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VertexState {
     /// Vertex id.
@@ -133,40 +201,128 @@ pub struct VertexState {
     pub children: Vec<String>,
 }
 
-impl VertexState {
+/// A vertex of a [`RepTree`], read in place.
+#[derive(Clone, Copy)]
+pub struct Vertex<'t> {
+    tree: &'t RepTree,
+    i: usize,
+}
+
+impl core::fmt::Debug for Vertex<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&self.to_state(), f)
+    }
+}
+
+impl<'t> Vertex<'t> {
+    fn v(&self) -> &'t V {
+        &self.tree.vertices[self.i]
+    }
+
+    /// Vertex id.
+    pub fn id(&self) -> &'t str {
+        self.tree.names.str(self.v().id)
+    }
+
+    /// Parent id, `None` for null.
+    pub fn parent(&self) -> Option<&'t str> {
+        let names = &self.tree.names;
+        self.v().parent.map(|p| names.str(p))
+    }
+
     /// The raw JSON text of a property.
-    pub fn prop(&self, key: &str) -> Option<&str> {
-        self.props
+    pub fn prop(&self, key: &str) -> Option<&'t str> {
+        let names = &self.tree.names;
+        self.v()
+            .props
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| names.str(*k) == key)
             .map(|(_, v)| v.as_str())
     }
 
-    fn set_prop(&mut self, key: &str, value: Option<&str>) {
-        match (self.props.iter().position(|(k, _)| k == key), value) {
-            (Some(i), Some(v)) => self.props[i].1 = v.to_string(),
-            (Some(_), None) => self.props.retain(|(k, _)| k != key),
-            (None, Some(v)) => self.props.push((key.to_string(), v.to_string())),
-            (None, None) => {}
+    /// Properties `(key, raw JSON)` in RepTree's order (new keys appended, replaced in
+    /// place).
+    pub fn props(&self) -> impl ExactSizeIterator<Item = (&'t str, &'t str)> + 't {
+        let names = &self.tree.names;
+        self.v()
+            .props
+            .iter()
+            .map(move |(k, v)| (names.str(*k), v.as_str()))
+    }
+
+    /// Children ids in insertion order (RepTree's `getChildrenIds`).
+    pub fn children_ids(&self) -> impl Iterator<Item = &'t str> + 't {
+        let t = self.tree;
+        t.live_children(self.i)
+            .map(move |c| t.names.str(t.vertices[c].id))
+    }
+
+    /// The vertex as plain data.
+    pub fn to_state(&self) -> VertexState {
+        VertexState {
+            id: self.id().to_string(),
+            parent: self.parent().map(str::to_string),
+            props: self
+                .props()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            children: self.children_ids().map(str::to_string).collect(),
         }
     }
+}
+
+/// A vertex of the state: names, not strings.
+#[derive(Clone, Debug)]
+struct V {
+    id: Name,
+    parent: Option<Name>,
+    /// Properties in RepTree's order.
+    props: Vec<(Name, String)>,
+    /// Children (vertex indices) in insertion order; may hold stale entries while ops
+    /// are applied ([`RepTree::compact_children`]).
+    children: Vec<usize>,
+}
+
+/// An op as the tree keeps it: a fixed-size record of names.
+#[derive(Clone, Copy, Debug)]
+struct Op {
+    counter: u64,
+    peer: Name,
+    target: Name,
+    /// `Some(parent)` for a move (`None` inside: null); `None` for a property set.
+    mv: Option<Option<Name>>,
+}
+
+/// Where RepTree keeps a property's winning op id: the string `key@target`. Pairs
+/// whose parts hold no `@` cannot collide with any other and are kept as numbers; the
+/// others are kept as their (interned) string, so they collide exactly as in RepTree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Slot {
+    Pair(Name, Name),
+    Joined(Name),
 }
 
 /// A tree built from ops, as RepTree 0.9.0 builds it.
 #[derive(Clone, Debug, Default)]
 pub struct RepTree {
+    names: Names,
+    /// Per name: whether it holds an `@` (see [`Slot`]).
+    has_at: Vec<bool>,
+    /// Per name: the vertex it names, or [`NO_VERTEX`].
+    vertex_of: Vec<u32>,
     /// All ops received, by handle (RepTree's op objects).
-    ops: Vec<TreeOp>,
+    ops: Vec<Op>,
     /// Applied move ops (handles), sorted by OpId (with RepTree's quirks).
     move_ops: Vec<usize>,
-    known_ops: BTreeSet<String>,
-    prop_op_ids: BTreeMap<String, OpId>,
-    pending_moves: BTreeMap<String, Vec<usize>>,
-    pending_props: BTreeMap<String, Vec<usize>>,
+    known_ops: HashSet<(u64, Name)>,
+    prop_op_ids: HashMap<Slot, (u64, Name)>,
+    /// Stashed moves by the parent they wait for.
+    pending_moves: HashMap<Name, Vec<usize>>,
+    /// Stashed property sets by target: handle, key and value.
+    pending_props: HashMap<Name, Vec<(usize, Name, Option<String>)>>,
     /// Per op handle: the target's parent when the move was last tried, if it existed.
-    parent_before_move: Vec<Option<Option<String>>>,
-    vertices: Vec<VertexState>,
-    index: BTreeMap<String, usize>,
+    parent_before_move: Vec<Option<Option<Name>>>,
+    vertices: Vec<V>,
     /// The parent links as a link-cut forest (node = vertex index + 2), for the cycle
     /// check of moves.
     forest: Forest,
@@ -181,18 +337,14 @@ pub struct RepTree {
     dirty: Vec<usize>,
     /// Undo and redo steps taken so far.
     replay_steps: u64,
-    /// Set when placing a move would have exceeded [`REPLAY_BUDGET`].
+    /// Set when placing a move would have exceeded [`REPLAY_BUDGET`] (or a tree held
+    /// more than `u32::MAX` distinct names).
     overloaded: bool,
 }
 
 /// The forest node of vertex `i`.
 fn node(i: usize) -> u32 {
     (i + 2) as u32
-}
-
-/// `!x` in JavaScript for a parent id: null or empty string.
-fn falsy(p: &Option<String>) -> bool {
-    p.as_deref().is_none_or(str::is_empty)
 }
 
 impl RepTree {
@@ -230,18 +382,34 @@ impl RepTree {
             if self.overloaded {
                 break;
             }
-            if self.known_ops.contains(&op.id.key()) {
-                continue;
-            }
-            let h = self.ops.len();
-            let is_move = matches!(op.kind, OpKind::Move { .. });
-            self.ops.push(op);
-            if is_move {
-                self.apply_move(h);
-            } else {
-                self.apply_property(h);
-            }
+            self.apply_op(op.as_ref());
         }
+        self.compact_all();
+    }
+
+    /// Applies one op, borrowed: the same as [`RepTree::apply_ops_ref`] with that op
+    /// alone, without tidying the children lists (a list a child left keeps a stale
+    /// entry until the next [`RepTree::apply_ops`] or [`RepTree::apply_ops_ref`];
+    /// readers skip it), so a stream of ops costs the same op by op as at once.
+    pub fn apply_op_ref(&mut self, op: TreeOpRef<'_>) {
+        if !self.overloaded {
+            self.apply_op(op);
+        }
+    }
+
+    /// Applies more ops, borrowed (`merge`): the same as [`RepTree::apply_ops`], with
+    /// no allocation per op.
+    pub fn apply_ops_ref<'a>(&mut self, ops: impl IntoIterator<Item = TreeOpRef<'a>>) {
+        for op in ops {
+            if self.overloaded {
+                break;
+            }
+            self.apply_op(op);
+        }
+        self.compact_all();
+    }
+
+    fn compact_all(&mut self) {
         for p in core::mem::take(&mut self.dirty) {
             self.compact_children(p);
         }
@@ -253,286 +421,130 @@ impl RepTree {
         self.overloaded
     }
 
+    /// The children of vertex `p` in insertion order, without the entries of
+    /// children that have left (an entry is live if its child still has `p` as parent
+    /// and this entry as its slot).
+    fn live_children(&self, p: usize) -> impl Iterator<Item = usize> + '_ {
+        let pid = self.vertices[p].id;
+        self.vertices[p]
+            .children
+            .iter()
+            .enumerate()
+            .filter(move |&(j, &c)| self.child_slot[c] == j && self.vertices[c].parent == Some(pid))
+            .map(|(_, &c)| c)
+    }
+
+    fn view(&self, i: usize) -> Vertex<'_> {
+        Vertex { tree: self, i }
+    }
+
     /// The root: the first vertex, in creation order, with a null parent that is not
     /// the null vertex. RepTree refuses to build a tree without one.
-    pub fn root(&self) -> Option<&VertexState> {
-        self.vertices
-            .iter()
-            .find(|v| v.parent.is_none() && v.id != NULL_VERTEX_ID)
+    pub fn root(&self) -> Option<Vertex<'_>> {
+        (0..self.vertices.len())
+            .map(|i| self.view(i))
+            .find(|v| v.parent().is_none() && v.id() != NULL_VERTEX_ID)
     }
 
     /// Every vertex, in creation order.
-    pub fn vertices(&self) -> &[VertexState] {
-        &self.vertices
+    pub fn vertices(&self) -> impl ExactSizeIterator<Item = Vertex<'_>> + '_ {
+        (0..self.vertices.len()).map(|i| self.view(i))
+    }
+
+    /// The number of vertices.
+    pub fn vertex_count(&self) -> usize {
+        self.vertices.len()
+    }
+
+    /// Every vertex as plain data, in creation order.
+    pub fn states(&self) -> Vec<VertexState> {
+        self.vertices().map(|v| v.to_state()).collect()
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        let n = self.names.find(id)?;
+        self.vertex_index(n)
+    }
+
+    fn vertex_index(&self, n: Name) -> Option<usize> {
+        match self.vertex_of.get(n as usize) {
+            Some(&i) if i != NO_VERTEX => Some(i as usize),
+            _ => None,
+        }
     }
 
     /// A vertex by id.
-    pub fn vertex(&self, id: &str) -> Option<&VertexState> {
-        self.index.get(id).map(|&i| &self.vertices[i])
+    pub fn vertex(&self, id: &str) -> Option<Vertex<'_>> {
+        self.index_of(id).map(|i| self.view(i))
     }
 
-    /// Children ids in insertion order (RepTree's `getChildrenIds`).
-    pub fn children_ids(&self, id: &str) -> &[String] {
+    /// Children ids in insertion order (RepTree's `getChildrenIds`); none for an
+    /// unknown vertex.
+    pub fn children_ids(&self, id: &str) -> Vec<&str> {
         self.vertex(id)
-            .map(|v| v.children.as_slice())
-            .unwrap_or(&[])
+            .map(|v| v.children_ids().collect())
+            .unwrap_or_default()
     }
 
     /// Children sorted by `_c` as RepTree's `getChildren` sorts them (V8's
     /// `Array.prototype.sort`, exact for fewer than 64 children and for any number
     /// when every child has a valid `_c`).
-    pub fn children(&self, id: &str) -> Vec<&VertexState> {
-        let mut kids: Vec<&VertexState> = self
-            .children_ids(id)
-            .iter()
-            .filter_map(|c| self.vertex(c))
-            .collect();
-        let time = |v: &VertexState| -> Option<f64> {
-            v.prop("_c").filter(|raw| !js_falsy(raw)).map(js_date_value)
+    pub fn children(&self, id: &str) -> Vec<Vertex<'_>> {
+        let Some(i) = self.index_of(id) else {
+            return Vec::new();
         };
+        // Each child's time, read once: `None` without a truthy `_c`.
+        let mut kids: Vec<(Vertex<'_>, Option<f64>)> = self
+            .live_children(i)
+            .map(|c| {
+                let v = self.view(c);
+                let time = v.prop("_c").filter(|raw| !js_falsy(raw)).map(js_date_value);
+                (v, time)
+            })
+            .collect();
         // RepTree's comparator: a without `_c` → -1; b without `_c` → 1; else the
         // difference of the times (NaN for invalid dates).
-        let cmp = |a: &VertexState, b: &VertexState| -> f64 {
-            match (time(a), time(b)) {
-                (None, _) => -1.0,
-                (_, None) => 1.0,
-                (Some(x), Some(y)) => x - y,
-            }
-        };
-        v8_sort(&mut kids, |a, b| cmp(a, b));
-        kids
+        v8_sort(&mut kids, |a, b| match (a.1, b.1) {
+            (None, _) => -1.0,
+            (_, None) => 1.0,
+            (Some(x), Some(y)) => x - y,
+        });
+        kids.into_iter().map(|(v, _)| v).collect()
     }
 
     /// The vertex at a `/`-separated path of `name`s from the root
     /// (`getVertexByPath`).
-    pub fn vertex_by_path(&self, path: &str) -> Option<&VertexState> {
+    pub fn vertex_by_path(&self, path: &str) -> Option<Vertex<'_>> {
         let mut v = self.root()?;
         let path = path.trim_matches('/');
         for part in path.split('/') {
             let want = json_string(part);
             v = self
-                .children(&v.id)
+                .children(v.id())
                 .into_iter()
                 .find(|c| c.prop("name") == Some(want.as_str()))?;
         }
         Some(v)
     }
 
-    fn get_mut(&mut self, id: &str) -> Option<&mut VertexState> {
-        match self.index.get(id) {
-            Some(&i) => Some(&mut self.vertices[i]),
-            None => None,
-        }
+    /// RepTree's OpId order: counter, then peer id (by bytes).
+    fn cmp_ids(&self, a: (u64, Name), b: (u64, Name)) -> Ordering {
+        a.0.cmp(&b.0).then_with(|| {
+            if a.1 == b.1 {
+                Ordering::Equal
+            } else {
+                self.names.str(a.1).cmp(self.names.str(b.1))
+            }
+        })
     }
 
-    fn has(&self, id: &str) -> bool {
-        self.index.contains_key(id)
+    fn op_id(&self, h: usize) -> (u64, Name) {
+        (self.ops[h].counter, self.ops[h].peer)
     }
 
-    fn report_applied(&mut self, h: usize) {
-        let k = self.ops[h].id.key();
-        self.known_ops.insert(k);
-    }
-
-    /// RepTree's `applyMove`, whose tail `applyPendingMovesForParent` recurses into
-    /// the moves stashed for the target: here a stack of those lists, in the same
-    /// (depth-first) order, so a chain of stashed moves costs no stack.
-    fn apply_move(&mut self, h: usize) {
-        let mut stack: Vec<(Vec<usize>, usize)> = Vec::new();
-        let mut next = Some(h);
-        loop {
-            if let Some(h) = next.take() {
-                if let Some(target) = self.apply_one_move(h) {
-                    if self.has(&target) {
-                        if let Some(pending) = self.pending_moves.remove(&target) {
-                            stack.push((pending, 0));
-                        }
-                    }
-                }
-            }
-            match stack.last_mut() {
-                None => break,
-                Some((list, i)) if *i < list.len() => {
-                    next = Some(list[*i]);
-                    *i += 1;
-                }
-                Some(_) => {
-                    stack.pop();
-                }
-            }
-        }
-    }
-
-    /// `applyMove` up to its tail: stashes the op if its parent is missing, else
-    /// places it among the moves (undoing and redoing the later ones). Returns the
-    /// target whose stashed moves come next, `None` if the op was stashed (or the tree
-    /// given up).
-    fn apply_one_move(&mut self, h: usize) -> Option<String> {
-        let (target, parent) = match &self.ops[h].kind {
-            OpKind::Move { parent } => (self.ops[h].target.clone(), parent.clone()),
-            OpKind::Set { .. } => return None,
-        };
-        if let Some(p) = &parent {
-            if !self.has(p) {
-                self.pending_moves.entry(p.clone()).or_default().push(h);
-                return None;
-            }
-        }
-        let in_order = match self.move_ops.last() {
-            None => true,
-            Some(&last) => self.ops[h].id.greater(&self.ops[last].id),
-        };
-        if in_order {
-            self.move_ops.push(h);
-            self.report_applied(h);
-            self.try_to_move(h);
-        } else {
-            let mut target_index = self.move_ops.len();
-            for i in (0..self.move_ops.len()).rev() {
-                let m = self.move_ops[i];
-                target_index = i;
-                if self.ops[h].id.greater(&self.ops[m].id) {
-                    break;
-                }
-                if !self.take_replay_step() {
-                    return None;
-                }
-                self.undo_move(m);
-            }
-            self.move_ops.insert(target_index + 1, h);
-            self.report_applied(h);
-            self.try_to_move(h);
-            let mut i = target_index + 2;
-            while i < self.move_ops.len() {
-                let m = self.move_ops[i];
-                if !self.take_replay_step() {
-                    return None;
-                }
-                self.try_to_move(m);
-                i += 1;
-            }
-        }
-        Some(target)
-    }
-
-    /// Counts one undo or redo step; false (and the tree given up) past the budget.
-    fn take_replay_step(&mut self) -> bool {
-        self.replay_steps += 1;
-        if self.replay_steps > REPLAY_BUDGET {
-            self.overloaded = true;
-        }
-        !self.overloaded
-    }
-
-    fn try_to_move(&mut self, h: usize) {
-        let target = self.ops[h].target.clone();
-        let OpKind::Move { parent } = self.ops[h].kind.clone() else {
-            return;
-        };
-        let existed = match self.vertex(&target) {
-            Some(v) => {
-                let before = v.parent.clone();
-                if self.parent_before_move.len() <= h {
-                    self.parent_before_move.resize(h + 1, None);
-                }
-                self.parent_before_move[h] = Some(before);
-                true
-            }
-            None => false,
-        };
-        if parent.as_deref() == Some(target.as_str()) {
-            return;
-        }
-        if let Some(p) = parent.as_deref().filter(|p| !p.is_empty()) {
-            if self.is_ancestor(p, &target) {
-                return;
-            }
-        }
-        self.state_move(&target, parent);
-        if !existed {
-            if let Some(pending) = self.pending_props.remove(&target) {
-                for p in pending {
-                    self.apply_property(p);
-                }
-            }
-        }
-    }
-
-    fn undo_move(&mut self, h: usize) {
-        let target = self.ops[h].target.clone();
-        if !self.has(&target) {
-            return;
-        }
-        let Some(prev) = self.parent_before_move.get(h).cloned().flatten() else {
-            return;
-        };
-        self.state_move(&target, prev);
-    }
-
-    /// Whether `ancestor` is a proper ancestor of `child` (RepTree's `isAncestor`):
-    /// whether some vertex on `child`'s chain of parents has the parent id `ancestor`.
-    fn is_ancestor(&mut self, child: &str, ancestor: &str) -> bool {
-        if self.walk_ancestors {
-            return self.walk_is_ancestor(child, ancestor);
-        }
-        let Some(&c) = self.index.get(child) else {
-            return false;
-        };
-        let a = if ancestor.is_empty() {
-            EMPTY_PARENT_NODE
-        } else {
-            match self.index.get(ancestor) {
-                Some(&a) => node(a),
-                // No parent id names a missing vertex while the forest is used.
-                None => return false,
-            }
-        };
-        self.forest.is_ancestor(a, node(c))
-    }
-
-    /// [`RepTree::is_ancestor`] by walking the parents, as RepTree does.
-    fn walk_is_ancestor(&self, child: &str, ancestor: &str) -> bool {
-        let mut id = child.to_string();
-        let mut visited = BTreeSet::new();
-        while let Some(v) = self.vertex(&id) {
-            if v.parent.as_deref() == Some(ancestor) {
-                return true;
-            }
-            if falsy(&v.parent) {
-                return false;
-            }
-            if !visited.insert(id.clone()) {
-                return false;
-            }
-            id = v.parent.clone().unwrap_or_default();
-        }
-        false
-    }
-
-    fn apply_property(&mut self, h: usize) {
-        let target = self.ops[h].target.clone();
-        if !self.has(&target) {
-            self.pending_props.entry(target).or_default().push(h);
-            return;
-        }
-        let OpKind::Set { key, value } = self.ops[h].kind.clone() else {
-            return;
-        };
-        let slot = format!("{key}@{target}");
-        let newer = match self.prop_op_ids.get(&slot) {
-            None => true,
-            Some(prev) => self.ops[h].id.greater(prev),
-        };
-        if newer {
-            self.prop_op_ids.insert(slot, self.ops[h].id.clone());
-            if let Some(v) = self.get_mut(&target) {
-                v.set_prop(&key, value.as_deref());
-            }
-            self.report_applied(h);
-        } else {
-            let k = self.ops[h].id.key();
-            self.known_ops.insert(k);
-        }
+    /// Whether op `h`'s id is greater than op `g`'s.
+    fn greater(&self, h: usize, g: usize) -> bool {
+        self.cmp_ids(self.op_id(h), self.op_id(g)) == Ordering::Greater
     }
 }
 

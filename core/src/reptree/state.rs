@@ -3,25 +3,29 @@
 //! entries are counted and dropped once they are half of a list, so a fan-out
 //! re-parented child by child stays linear). The order of every list is RepTree's.
 
-use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::forest::Forest;
-use super::{node, RepTree, VertexState, EMPTY_PARENT_NODE, NO_SLOT};
+use super::names::Name;
+use super::{node, RepTree, EMPTY_PARENT_NODE, NO_SLOT, NO_VERTEX, V};
 
 impl RepTree {
     /// `TreeState.moveVertex`: creates the vertex if new, sets its parent, removes it
     /// from the old parent's children (unless that parent id is falsy) and appends it
     /// to the new parent's (if that vertex exists).
-    pub(super) fn state_move(&mut self, id: &str, new_parent: Option<String>) {
-        let i = match self.index.get(id) {
-            Some(&i) if self.vertices[i].parent == new_parent => return,
-            Some(&i) => i,
+    pub(super) fn state_move(&mut self, id: Name, new_parent: Option<Name>) {
+        let i = match self.vertex_index(id) {
+            Some(i) if self.vertices[i].parent == new_parent => return,
+            Some(i) => i,
             None => {
                 let i = self.vertices.len();
-                self.index.insert(id.to_string(), i);
-                self.vertices.push(VertexState {
-                    id: id.to_string(),
+                if i >= NO_VERTEX as usize {
+                    self.overloaded = true;
+                    return;
+                }
+                self.vertex_of[id as usize] = i as u32;
+                self.vertices.push(V {
+                    id,
                     parent: None,
                     props: Vec::new(),
                     children: Vec::new(),
@@ -31,23 +35,23 @@ impl RepTree {
                 i
             }
         };
-        let old = core::mem::replace(&mut self.vertices[i].parent, new_parent.clone());
-        self.relink(i, new_parent.as_deref());
+        let old = core::mem::replace(&mut self.vertices[i].parent, new_parent);
+        self.relink(i, new_parent);
         let slot = core::mem::replace(&mut self.child_slot[i], NO_SLOT);
-        if let Some(o) = old.filter(|p| !p.is_empty()) {
-            if let (Some(&oi), true) = (self.index.get(&o), slot != NO_SLOT) {
+        if let Some(o) = old.filter(|&p| !self.names.str(p).is_empty()) {
+            if let (Some(oi), true) = (self.vertex_index(o), slot != NO_SLOT) {
                 self.remove_child(oi);
             }
         }
-        if let Some(&ni) = new_parent.as_ref().and_then(|np| self.index.get(np)) {
+        if let Some(ni) = new_parent.and_then(|np| self.vertex_index(np)) {
             self.child_slot[i] = self.vertices[ni].children.len();
-            self.vertices[ni].children.push(id.to_string());
+            self.vertices[ni].children.push(i);
         }
     }
 
     /// Mirrors a new parent of vertex `i` in the forest; leaves the forest for walks
     /// if the link cannot be kept (a cycle, a parent that is not a vertex).
-    fn relink(&mut self, i: usize, parent: Option<&str>) {
+    fn relink(&mut self, i: usize, parent: Option<Name>) {
         if self.walk_ancestors {
             return;
         }
@@ -60,9 +64,9 @@ impl RepTree {
         self.forest.cut(x);
         let p = match parent {
             None => return,
-            Some("") => EMPTY_PARENT_NODE,
-            Some(p) => match self.index.get(p) {
-                Some(&pi) => node(pi),
+            Some(p) if self.names.str(p).is_empty() => EMPTY_PARENT_NODE,
+            Some(p) => match self.vertex_index(p) {
+                Some(pi) => node(pi),
                 None => return self.leave_forest(),
             },
         };
@@ -97,14 +101,11 @@ impl RepTree {
         }
         let kids = core::mem::take(&mut self.vertices[p].children);
         let mut keep = Vec::with_capacity(kids.len() - self.stale[p].min(kids.len()));
+        let pid = self.vertices[p].id;
         for (j, c) in kids.into_iter().enumerate() {
-            let Some(&ci) = self.index.get(&c) else {
-                continue;
-            };
-            let live = self.child_slot[ci] == j
-                && self.vertices[ci].parent.as_deref() == Some(self.vertices[p].id.as_str());
+            let live = self.child_slot[c] == j && self.vertices[c].parent == Some(pid);
             if live {
-                self.child_slot[ci] = keep.len();
+                self.child_slot[c] = keep.len();
                 keep.push(c);
             }
         }

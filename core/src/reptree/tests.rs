@@ -43,8 +43,8 @@ fn concurrent_moves_higher_peer_wins_in_any_order() {
     let c2 = mv(7, "pb", "x", Some("b"));
     for ops in [[c1.clone(), c2.clone()], [c2, c1]] {
         let t = RepTree::from_ops(base.iter().cloned().chain(ops));
-        assert_eq!(t.vertex("x").unwrap().parent.as_deref(), Some("b"));
-        assert_eq!(t.root().unwrap().id, "r");
+        assert_eq!(t.vertex("x").unwrap().parent(), Some("b"));
+        assert_eq!(t.root().unwrap().id(), "r");
     }
 }
 
@@ -57,9 +57,9 @@ fn cycles_are_skipped_and_props_stashed() {
         mv(3, "p", "b", Some("a")),
         mv(4, "p", "a", Some("b")),
     ]);
-    assert_eq!(t.vertex("a").unwrap().parent.as_deref(), Some("r"));
+    assert_eq!(t.vertex("a").unwrap().parent(), Some("r"));
     assert_eq!(t.vertex("b").unwrap().prop("name"), Some("\"bee\""));
-    assert_eq!(t.vertex_by_path("a").map(|v| v.id.as_str()), None);
+    assert_eq!(t.vertex_by_path("a").map(|v| v.id()), None);
 }
 
 #[test]

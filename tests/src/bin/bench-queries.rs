@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 _ => load_trees(&mut ZipSource::new(BufReader::new(File::open(&zip)?))?)?,
             };
             t.push(t0.elapsed().as_secs_f64() * 1e3);
-            ops = trees.values().map(|t| t.vertices().len()).sum::<usize>();
+            ops = trees.values().map(|t| t.vertex_count()).sum::<usize>();
         }
         let (p50, _) = percentiles(t);
         println!(

@@ -233,7 +233,7 @@ pub fn run(command: Command, json: bool) -> Result<ExitCode> {
         Command::Tree { src, tree } => {
             let id = TreeId::new(&tree)?;
             let t = with_source(&src, |s| sila_store_core::model::load_tree(s, &id))?;
-            if t.vertices().is_empty() {
+            if t.vertex_count() == 0 {
                 return Err(Error::NotFound(format!("tree {tree} has no ops")));
             }
             if json {

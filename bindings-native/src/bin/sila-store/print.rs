@@ -62,16 +62,18 @@ const MAX_INDENT: usize = 32;
 /// A tree drawn from its root (then what lies under the null vertex), each vertex once
 /// at most: no recursion, so a chain of any depth draws.
 pub fn print_tree(out: &mut dyn Write, t: &RepTree) -> std::io::Result<()> {
-    let mut budget = t.vertices().len();
+    let mut budget = t.vertex_count();
     match t.root() {
-        Some(r) => draw(out, t, &r.id, 0, &mut budget)?,
+        Some(r) => draw(out, t, r.id(), 0, &mut budget)?,
         None => writeln!(out, "(no root: RepTree would refuse this tree)")?,
     }
-    if t.vertex("0").is_some_and(|z| !z.children.is_empty()) {
+    if t.vertex("0")
+        .is_some_and(|z| z.children_ids().next().is_some())
+    {
         writeln!(out, "deleted (under \"0\"):")?;
-        let mut budget = t.vertices().len();
+        let mut budget = t.vertex_count();
         for c in t.children("0") {
-            draw(out, t, &c.id, 1, &mut budget)?;
+            draw(out, t, c.id(), 1, &mut budget)?;
         }
     }
     Ok(())
@@ -99,14 +101,13 @@ fn draw(
             .map(|n| serde_json::from_str::<String>(n).unwrap_or_else(|_| n.to_string()))
             .unwrap_or_default();
         let extra: Vec<String> = v
-            .props
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "name" | "_c" | "_n" | "text"))
+            .props()
+            .filter(|(k, _)| !matches!(*k, "name" | "_c" | "_n" | "text"))
             .map(|(k, val)| {
                 let val = if val.chars().count() > 40 {
                     format!("{}…", val.chars().take(40).collect::<String>())
                 } else {
-                    val.clone()
+                    val.to_string()
                 };
                 format!("{k}={val}")
             })
@@ -116,9 +117,9 @@ fn draw(
         } else {
             "  ".repeat(depth)
         };
-        writeln!(out, "{indent}{} {}  {}", v.id, label, extra.join(" "))?;
+        writeln!(out, "{indent}{} {}  {}", v.id(), label, extra.join(" "))?;
         for c in t.children(&id).into_iter().rev() {
-            stack.push((c.id.clone(), depth + 1));
+            stack.push((c.id().to_string(), depth + 1));
         }
     }
     Ok(())
