@@ -119,7 +119,8 @@ fn verify_fails_on_a_broken_workspace() {
     .success());
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute(
-        "UPDATE tree_ops SET value = '\"tampered\"' WHERE seq = 3",
+        // Every ops byte changed, sizes kept (the blocks stored raw).
+        "UPDATE op_blocks SET deflated = 0, data = CAST(replace(hex(zeroblob(size)), '00', 'x') AS BLOB)",
         [],
     )
     .unwrap();

@@ -125,6 +125,20 @@ pub fn roundtrip_both_ways(ws: &Path, t: &TempDir) {
     }
 }
 
+/// Writes the workspace folder `ws` as a SQLite archive of format 1 (one row per ops
+/// line), as builds before format 2 wrote it, at `out`.
+pub fn write_sqlite_v1(ws: &Path, out: &Path) {
+    use sila_store_core::archive::sqlite::SqliteSink;
+    let conn = rusqlite::Connection::open(out).expect("create SQLite");
+    {
+        let mut source = sila_store_native::fs::PlainSource::open(ws).expect("open folder");
+        let mut sink = SqliteSink::with_version(&conn, "plain", 1).expect("SQLite sink");
+        sila_store_core::convert::copy_all(&mut source, &mut sink, &mut |_| {})
+            .expect("write SQLite format 1");
+    }
+    conn.close().map_err(|(_, e)| e).expect("close SQLite");
+}
+
 /// A temporary folder removed on drop.
 pub struct TempDir(PathBuf);
 
@@ -235,9 +249,20 @@ pub fn tiny_zip() -> Vec<u8> {
     sink.into_inner().expect("finish ZIP").into_inner()
 }
 
-/// [`tiny_workspace`] as a SQLite archive with 512-byte pages (a few KiB, so fuzzing
-/// and truncating it stays cheap; readers take any page size).
+/// [`tiny_workspace`] as a SQLite archive of format 1 (one row per ops line: the rows
+/// the bad-input corpus edits) with 512-byte pages (a few KiB, so fuzzing and
+/// truncating it stays cheap; readers take any page size).
 pub fn tiny_sqlite() -> Vec<u8> {
+    tiny_sqlite_in(1)
+}
+
+/// [`tiny_sqlite`] in the format this build writes (2: ops files in blocks).
+pub fn tiny_sqlite_v2() -> Vec<u8> {
+    tiny_sqlite_in(sila_store_core::archive::sqlite::FORMAT_VERSION)
+}
+
+/// [`tiny_workspace`] as a SQLite archive of format `version`, 512-byte pages.
+pub fn tiny_sqlite_in(version: i64) -> Vec<u8> {
     use sila_store_core::archive::sqlite::SqliteSink;
     let t = TempDir::new();
     let p = t.join("tiny.db");
@@ -245,7 +270,7 @@ pub fn tiny_sqlite() -> Vec<u8> {
     conn.execute_batch("PRAGMA page_size = 512")
         .expect("page size");
     {
-        let mut sink = SqliteSink::new(&conn, "plain").expect("SQLite sink");
+        let mut sink = SqliteSink::with_version(&conn, "plain", version).expect("SQLite sink");
         sila_store_core::convert::copy_all(&mut tiny_workspace(), &mut sink, &mut |_| {})
             .expect("write SQLite");
     }

@@ -249,15 +249,15 @@ fn sqlite_from_the_future() {
     convert(&rich(), &p, ConvertOptions::default(), &mut |_| {}).unwrap();
     rusqlite::Connection::open(&p)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 2")
+        .execute_batch("PRAGMA user_version = 3")
         .unwrap();
     let e = convert_fails(&p, &t.join("out"));
     assert!(
         matches!(
             e,
             Error::UnsupportedVersion {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),

@@ -320,7 +320,8 @@ fn write_bad_inputs() {
     wrong_app[68..72].copy_from_slice(&0x1234_5678u32.to_be_bytes());
     out.insert("sqlite-wrong-application-id.db".into(), wrong_app);
     let mut future = s.clone();
-    future[60..64].copy_from_slice(&2u32.to_be_bytes());
+    // Format 1's tables under a version no build writes yet.
+    future[60..64].copy_from_slice(&99u32.to_be_bytes());
     out.insert("sqlite-future-version.db".into(), future);
     let mut zero = s.clone();
     zero[60..64].copy_from_slice(&0u32.to_be_bytes());

@@ -6,7 +6,8 @@ use std::fs;
 use sila_store_core::inspect;
 use sila_store_native::with_source;
 use sila_store_tests::{
-    add_cas_file, copy_dir, fixtures_dir, incompressible, roundtrip_both_ways, TempDir,
+    add_cas_file, copy_dir, fixtures_dir, incompressible, roundtrip_both_ways, sha256_listing,
+    write_sqlite_v1, TempDir,
 };
 
 #[test]
@@ -71,8 +72,18 @@ fn odd_lines_and_files_survive() {
         "{:?}",
         r.warnings
     );
-    // The odd lines were stored raw, the tidy ones structured.
-    let c = rusqlite::Connection::open(t.join("a.db")).unwrap();
+    // Format 1 (one row per line) stored the odd lines raw, the tidy ones structured,
+    // and gives every byte back.
+    write_sqlite_v1(&ws, &t.join("v1.db"));
+    sila_store_native::convert(
+        &t.join("v1.db"),
+        &t.join("v1"),
+        Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(sha256_listing(&ws), sha256_listing(&t.join("v1")));
+    let c = rusqlite::Connection::open(t.join("v1.db")).unwrap();
     let raw: i64 = c
         .query_row(
             "SELECT count(*) FROM tree_ops WHERE raw IS NOT NULL",

@@ -9,7 +9,7 @@ use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
 use super::recipes::find;
-use crate::{tiny_sqlite, tiny_workspace, TempDir};
+use crate::{tiny_workspace, TempDir};
 
 /// A manifest of `files` (path, bytes) with format `version`.
 pub fn manifest_json(files: &[(String, Vec<u8>)], version: i64) -> Vec<u8> {
@@ -100,11 +100,16 @@ pub fn patch_all(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// A copy of the tiny SQLite archive changed by `sql`.
+/// A copy of the tiny SQLite archive (format 1) changed by `sql`.
 pub fn tiny_sqlite_with(sql: &str) -> Vec<u8> {
+    tiny_sqlite_in_with(1, sql)
+}
+
+/// A copy of the tiny SQLite archive of format `version` changed by `sql`.
+pub fn tiny_sqlite_in_with(version: i64, sql: &str) -> Vec<u8> {
     let t = TempDir::new();
     let p = t.join("w.db");
-    fs::write(&p, tiny_sqlite()).expect("write");
+    fs::write(&p, crate::tiny_sqlite_in(version)).expect("write");
     let c = rusqlite::Connection::open(&p).expect("open");
     c.execute_batch(sql).expect("change");
     drop(c);

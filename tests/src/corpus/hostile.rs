@@ -4,7 +4,10 @@
 //!
 //! | `build`               | what it makes                                                   |
 //! |-----------------------|-----------------------------------------------------------------|
-//! | `sqlite-sql`          | the tiny SQLite archive changed by `sql` (may edit the schema)  |
+//! | `sqlite-sql`          | the tiny SQLite archive changed by `sql` (may edit the schema); |
+//! |                       | `format`: its format version (1 unless given)                   |
+//! | `sqlite-block-bomb`   | the tiny archive of format 2 with its first ops block replaced  |
+//! |                       | by `inflated` deflated zeros (its declared size unchanged)      |
 //! | `sqlite-extra-chunks` | `chunks` more chunks of `inflated` zeros (deflated) for `path`  |
 //! | `sqlite-utf16`        | the tiny workspace written by this build into a UTF-16 database |
 //! | `sqlite-wal`          | the tiny archive in WAL mode; `leftover`: `wal` keeps a `-wal`  |
@@ -25,7 +28,7 @@ use sila_store_core::ids::Sha256Hex;
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
-use super::edits::{manifest_json, tiny_files, tiny_sqlite_with, tiny_zip_plus, Kind};
+use super::edits::{manifest_json, tiny_files, tiny_sqlite_in_with, tiny_zip_plus, Kind};
 use super::recipes::{deflated_zeros, find, write_zeros};
 use crate::{tiny_sqlite, TempDir};
 
@@ -38,7 +41,11 @@ pub fn build(kind: &str, r: &serde_json::Value, to: &Path) {
             .to_string()
     };
     let bytes = match kind {
-        "sqlite-sql" => tiny_sqlite_with(&text("sql")),
+        "sqlite-sql" => {
+            let version = r["format"].as_i64().unwrap_or(1);
+            tiny_sqlite_in_with(version, &text("sql"))
+        }
+        "sqlite-block-bomb" => sqlite_block_bomb(num("inflated")),
         "sqlite-extra-chunks" => sqlite_extra_chunks(&text("path"), num("chunks"), num("inflated")),
         "sqlite-utf16" => sqlite_utf16(),
         "sqlite-wal" => return sqlite_leftover(r["leftover"].as_str(), to),
@@ -57,6 +64,24 @@ pub fn build(kind: &str, r: &serde_json::Value, to: &Path) {
         other => panic!("unknown recipe {other}"),
     };
     fs::write(to, bytes).expect("write case");
+}
+
+/// The tiny SQLite archive of format 2 with its first ops block replaced by `inflated`
+/// zero bytes, deflated (its declared size unchanged).
+fn sqlite_block_bomb(inflated: u64) -> Vec<u8> {
+    let t = TempDir::new();
+    let p = t.join("w.db");
+    fs::write(&p, crate::tiny_sqlite_v2()).expect("write");
+    let c = rusqlite::Connection::open(&p).expect("open");
+    let n = c
+        .execute(
+            "UPDATE op_blocks SET deflated = 1, data = ?1 WHERE id = (SELECT min(id) FROM op_blocks)",
+            [deflated_zeros(inflated)],
+        )
+        .expect("update");
+    assert_eq!(n, 1);
+    drop(c);
+    fs::read(&p).expect("read")
 }
 
 /// The tiny SQLite archive with `chunks` more chunks of `path`, each `inflated` zeros

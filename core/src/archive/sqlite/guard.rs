@@ -9,7 +9,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{SqlExt, FORMAT, SCHEMA_V1};
+use super::{schema_of_version, SqlExt, FORMAT};
 use crate::error::{Error, Result};
 
 /// Most bytes of one string, blob or row (`SQLITE_LIMIT_LENGTH`), read or written: an
@@ -144,10 +144,11 @@ fn schema_of(conn: &Connection) -> Result<Vec<SchemaRow>> {
 }
 
 /// Checks that the schema of `conn` is, object for object and character for character,
-/// the one this version writes ([`SCHEMA_V1`]), and that text is UTF-8: anything else
+/// the one of format `version` ([`SCHEMA_V1`](super::SCHEMA_V1),
+/// [`SCHEMA_V2`](super::SCHEMA_V2)), and that text is UTF-8: anything else
 /// (another table, a view, a trigger, a changed column, a default, an index on an
 /// expression) is `Corrupt`, refused before any query touches the tables.
-pub(crate) fn check_schema(conn: &Connection) -> Result<()> {
+pub(crate) fn check_schema(conn: &Connection, version: i64) -> Result<()> {
     let corrupt = |reason: String| Error::Corrupt {
         format: FORMAT,
         reason,
@@ -156,9 +157,11 @@ pub(crate) fn check_schema(conn: &Connection) -> Result<()> {
     if encoding != "UTF-8" {
         return Err(corrupt(format!("text encoding is {encoding}, not UTF-8")));
     }
+    let schema = schema_of_version(version)
+        .ok_or_else(|| corrupt(format!("user_version {version} is not a format version")))?;
     let expected = {
         let mem = Connection::open_in_memory().sql()?;
-        mem.execute_batch(SCHEMA_V1).sql()?;
+        mem.execute_batch(schema).sql()?;
         schema_of(&mem)?
     };
     let found = schema_of(conn)?;
@@ -168,12 +171,12 @@ pub(crate) fn check_schema(conn: &Connection) -> Result<()> {
     let describe = |r: &SchemaRow| format!("{} {}", r.0, r.1);
     let reason = match found.iter().find(|r| !expected.contains(r)) {
         Some(r) if expected.iter().any(|e| e.0 == r.0 && e.1 == r.1) => {
-            format!("{} differs from format 1's", describe(r))
+            format!("{} differs from format {version}'s", describe(r))
         }
-        Some(r) => format!("{} is not part of format 1", describe(r)),
+        Some(r) => format!("{} is not part of format {version}", describe(r)),
         None => match expected.iter().find(|e| !found.contains(e)) {
             Some(e) => format!("{} is missing", describe(e)),
-            None => "the schema is not format 1's".into(),
+            None => format!("the schema is not format {version}'s"),
         },
     };
     Err(corrupt(format!("schema: {reason}")))
@@ -216,37 +219,59 @@ fn uri_of(path: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{SqliteSource, APPLICATION_ID, FORMAT_VERSION};
+    use super::super::{SqliteSource, APPLICATION_ID, FORMAT_VERSION, SCHEMA_V1, SCHEMA_V2};
     use super::*;
 
-    fn ours(extra: &str) -> Connection {
+    fn ours_in(version: i64, extra: &str) -> Connection {
+        let schema = schema_of_version(version).expect("a version");
         let mut c = Connection::open_in_memory().expect("memory");
         c.execute_batch(&format!(
-            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION};
-             {SCHEMA_V1} {extra}"
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {version};
+             {schema} {extra}"
         ))
         .expect("schema");
         harden(&mut c).expect("harden");
         c
     }
 
+    fn ours(extra: &str) -> Connection {
+        ours_in(FORMAT_VERSION, extra)
+    }
+
     #[test]
     fn only_our_exact_schema_is_read() {
         assert!(SqliteSource::new(&ours("")).is_ok());
-        for extra in [
-            "CREATE VIEW v AS SELECT 1;",
-            "CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END;",
-            "CREATE INDEX i ON files(length(hash));",
-            "CREATE TABLE x(y);",
-            "DROP INDEX tree_ops_by_clock;",
-            "DROP TABLE spaces;",
+        assert!(SqliteSource::new(&ours_in(1, "")).is_ok());
+        for (version, extra) in [
+            (2, "CREATE VIEW v AS SELECT 1;"),
+            (
+                2,
+                "CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END;",
+            ),
+            (2, "CREATE INDEX i ON files(length(hash));"),
+            (2, "CREATE TABLE x(y);"),
+            (2, "CREATE INDEX i ON op_files(block);"),
+            (2, "DROP TABLE spaces;"),
+            (2, "DROP TABLE op_blocks;"),
+            (1, "DROP INDEX tree_ops_by_clock;"),
+            (1, "CREATE VIEW v AS SELECT 1;"),
         ] {
-            match SqliteSource::new(&ours(extra)) {
+            match SqliteSource::new(&ours_in(version, extra)) {
                 Err(Error::Corrupt { reason, .. }) => {
                     assert!(reason.contains("schema"), "{reason}")
                 }
                 other => panic!("{extra}: {:?}", other.map(|_| ())),
             }
+        }
+        // Each version's tables under the other's number.
+        for (version, schema) in [(1, SCHEMA_V2), (2, SCHEMA_V1)] {
+            let mut c = Connection::open_in_memory().expect("memory");
+            c.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {version}; {schema}"
+            ))
+            .expect("schema");
+            harden(&mut c).expect("harden");
+            assert!(matches!(SqliteSource::new(&c), Err(Error::Corrupt { .. })));
         }
     }
 
@@ -270,10 +295,12 @@ mod tests {
 
     #[test]
     fn reading_rows_sorts_nothing() {
-        let c = ours("");
-        for sql in [
-            super::super::source::OPS_ROWS,
-            super::super::source::CHUNK_ROW,
+        for (c, sql) in [
+            (ours_in(1, ""), super::super::source::OPS_ROWS),
+            (ours(""), super::super::source::CHUNK_ROW),
+            (ours(""), super::super::source::OPS_OF_TREE),
+            (ours(""), super::super::blocks::PLACEMENT),
+            (ours(""), super::super::blocks::BLOCK_ROW),
         ] {
             let mut st = c
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))

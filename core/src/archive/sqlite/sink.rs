@@ -5,7 +5,10 @@ use std::io::{self, Read, Write};
 use rusqlite::limits::Limit;
 use rusqlite::{params, Connection};
 
-use super::{to_i64, SqlExt, APPLICATION_ID, CHUNK_SIZE, FORMAT_VERSION, MAX_VALUE, SCHEMA_V1};
+use super::blocks::BlockWriter;
+use super::{
+    schema_of_version, to_i64, SqlExt, APPLICATION_ID, CHUNK_SIZE, FORMAT_VERSION, MAX_VALUE,
+};
 use crate::compress::{sniff_mime, worth_deflating};
 use crate::entries::{read_all, Content, EntryMeta, EntrySink, HashingReader, MAX_OPS_FILE};
 use crate::error::{Error, Result};
@@ -14,18 +17,32 @@ use crate::layout::{EntryKind, OpsFileKey};
 use crate::ops::{parse_line, OpLine, OpsText};
 use crate::space::{space_id_from_json, RootProps};
 
-/// Writes a workspace into an empty database.
+/// Writes a workspace into an empty database, in format [`FORMAT_VERSION`].
 pub struct SqliteSink<'c> {
     conn: &'c Connection,
     space_id: Option<String>,
     source_format: String,
     open: bool,
+    version: i64,
+    blocks: BlockWriter,
 }
 
 impl<'c> SqliteSink<'c> {
     /// Creates the schema in `conn`, which must be empty, and opens the transaction
     /// that [`EntrySink::finish`] commits. `source_format` is recorded in `meta`.
     pub fn new(conn: &'c Connection, source_format: &str) -> Result<Self> {
+        Self::with_version(conn, source_format, FORMAT_VERSION)
+    }
+
+    /// [`SqliteSink::new`] writing an older format version this build still reads
+    /// (format 1: one row per ops line), for tests of readers and upgrades.
+    #[doc(hidden)]
+    pub fn with_version(conn: &'c Connection, source_format: &str, version: i64) -> Result<Self> {
+        let schema = schema_of_version(version).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "SQLite archive format {version} is not one this build writes"
+            ))
+        })?;
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .sql()?;
@@ -41,8 +58,8 @@ impl<'c> SqliteSink<'c> {
         // journal is needed: a crash leaves a file that is thrown away.
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
-             PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION};
-             BEGIN; {SCHEMA_V1}"
+             PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {version};
+             BEGIN; {schema}"
         ))
         .sql()?;
         Ok(SqliteSink {
@@ -50,10 +67,25 @@ impl<'c> SqliteSink<'c> {
             space_id: None,
             source_format: source_format.to_string(),
             open: true,
+            version,
+            blocks: BlockWriter::default(),
         })
     }
 
     fn put_ops(&mut self, key: &OpsFileKey, bytes: &[u8], text: &OpsText<'_>) -> Result<()> {
+        if self.version == 1 {
+            return self.put_ops_v1(key, bytes, text);
+        }
+        let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+            <sha2::Sha256 as sha2::Digest>::new(),
+            bytes,
+        ))
+        .into();
+        self.blocks.add(self.conn, key, bytes, sha)
+    }
+
+    /// Format 1: one `tree_ops` row per line.
+    fn put_ops_v1(&mut self, key: &OpsFileKey, bytes: &[u8], text: &OpsText<'_>) -> Result<()> {
         let c = self.conn;
         c.prepare_cached(
             "INSERT INTO op_files(tree_id, day, peer_id, kind, sha256, size, trailing_newline)
@@ -257,8 +289,9 @@ impl EntrySink for SqliteSink<'_> {
             return Ok(());
         }
         let c = self.conn;
+        self.blocks.flush(c)?;
         let mut meta = vec![
-            ("format_version", FORMAT_VERSION.to_string()),
+            ("format_version", self.version.to_string()),
             (
                 "writer",
                 concat!("sila-store ", env!("CARGO_PKG_VERSION")).to_string(),
@@ -267,7 +300,11 @@ impl EntrySink for SqliteSink<'_> {
         ];
         if let Some(id) = &self.space_id {
             meta.push(("space_id", id.clone()));
-            let props = root_props(c, id)?;
+            let props = if self.version == 1 {
+                root_props(c, id)?
+            } else {
+                root_props_v2(c, id)?
+            };
             c.execute(
                 "INSERT INTO spaces(id, name, created_at, theme, color_scheme) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -315,6 +352,33 @@ fn root_props(c: &Connection, tree: &str) -> Result<RootProps> {
     for row in rows {
         let (k, v, clock, peer) = row.sql()?;
         props.apply(&k, &v, u64::try_from(clock).unwrap_or(0), &peer);
+    }
+    Ok(props)
+}
+
+/// [`root_props`] of format 2: from the lines of tree `tree`'s ops files, read back
+/// from their blocks (property lines whose target is the tree's root).
+fn root_props_v2(c: &Connection, tree: &str) -> Result<RootProps> {
+    let mut props = RootProps::default();
+    let Ok(id) = crate::ids::TreeId::new(tree) else {
+        return Ok(props);
+    };
+    let mut source = super::SqliteSource::unchecked(c, 2);
+    for op in crate::entries::EntrySource::get_operations(&mut source, &id, None, None)? {
+        let Some(kind) = crate::ops::OpsFileKind::parse(&op.file_kind) else {
+            continue;
+        };
+        if let OpLine::Prop {
+            counter,
+            target,
+            key,
+            value,
+        } = parse_line(&op.line, kind)
+        {
+            if target == tree {
+                props.apply(key, value, counter, &op.peer);
+            }
+        }
     }
     Ok(props)
 }

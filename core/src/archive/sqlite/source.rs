@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::blocks::{placement, placement_of, BlockCache};
 use super::guard::{check_schema, fresh_query};
 use super::{to_i64, SqlExt, APPLICATION_ID, CHUNK_SIZE, FORMAT, FORMAT_VERSION};
 use crate::entries::{check_unique, read_bounded, EntryMeta, EntrySource, Operation, MAX_OPS_FILE};
@@ -28,17 +29,24 @@ pub(crate) const OPS_ROWS: &str = "SELECT kind, clock, n,
    + coalesce(octet_length(value), 0) + coalesce(octet_length(raw), 0) AS n
    FROM tree_ops WHERE file_id = ?1) ORDER BY seq";
 
+/// Format 2: the ops files of tree `?1` from day `?2` to day `?3`, in primary-key
+/// order (day, peer, kind): no sort.
+pub(crate) const OPS_OF_TREE: &str = "SELECT day, peer_id, kind, size, block, offset
+ FROM op_files WHERE tree_id = ?1 AND day >= ?2 AND day <= ?3";
+
 /// One chunk (`?1` path, `?2` seq): whether deflated, its length, and its data if it is
 /// at most `?3` bytes (a bigger one is not loaded).
 pub(crate) const CHUNK_ROW: &str = "SELECT deflated, octet_length(data),
    CASE WHEN octet_length(data) <= ?3 THEN data END
  FROM file_chunks WHERE path = ?1 AND seq = ?2";
 
-/// Reads a workspace from a database written by [`SqliteSink`](super::SqliteSink).
-/// Open a file with [`open_untrusted`](super::open_untrusted) (or [`harden`](super::harden)
-/// a connection) first.
+/// Reads a workspace from a database written by [`SqliteSink`](super::SqliteSink), in
+/// format 1 or 2. Open a file with [`open_untrusted`](super::open_untrusted) (or
+/// [`harden`](super::harden) a connection) first.
 pub struct SqliteSource<'c> {
     conn: &'c Connection,
+    version: i64,
+    blocks: BlockCache,
 }
 
 fn corrupt(reason: String) -> Error {
@@ -60,8 +68,23 @@ fn text<'r>(v: ValueRef<'r>, column: &str) -> Result<Option<&'r str>> {
 }
 
 impl<'c> SqliteSource<'c> {
+    /// A source over a database this build is writing (the schema is its own).
+    pub(crate) fn unchecked(conn: &'c Connection, version: i64) -> Self {
+        SqliteSource {
+            conn,
+            version,
+            blocks: BlockCache::default(),
+        }
+    }
+
+    /// The format version of the archive (1 or 2).
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
     /// Checks that `conn` holds an archive of ours in a version this build reads, with
-    /// exactly the schema this version writes (see [`SCHEMA_V1`](super::SCHEMA_V1)).
+    /// exactly the schema of that version (see [`SCHEMA_V2`](super::SCHEMA_V2) and
+    /// [`SCHEMA_V1`](super::SCHEMA_V1)).
     pub fn new(conn: &'c Connection) -> Result<Self> {
         fresh_query();
         let app: i32 = conn
@@ -76,7 +99,7 @@ impl<'c> SqliteSource<'c> {
                 reason: format!("application_id is {app:#x}, not {APPLICATION_ID:#x} (\"SILA\")"),
             });
         }
-        if version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&version) {
             if version > FORMAT_VERSION {
                 return Err(Error::UnsupportedVersion {
                     format: FORMAT,
@@ -88,8 +111,8 @@ impl<'c> SqliteSource<'c> {
                 "user_version {version} is not a format version"
             )));
         }
-        check_schema(conn)?;
-        Ok(SqliteSource { conn })
+        check_schema(conn, version)?;
+        Ok(SqliteSource::unchecked(conn, version))
     }
 
     /// A value from the `meta` table.
@@ -219,8 +242,14 @@ impl<'c> SqliteSource<'c> {
     }
 
     fn ops_file(&self, entry: &EntryMeta, key: &OpsFileKey) -> Result<Vec<u8>> {
-        let (id, trailing) = self.ops_row(key)?;
-        self.ops_bytes(id, key.kind, trailing, &entry.path, entry.size)
+        if self.version == 1 {
+            let (id, trailing) = self.ops_row(key)?;
+            return self.ops_bytes(id, key.kind, trailing, &entry.path, entry.size);
+        }
+        let place = placement(self.conn, key)?
+            .ok_or_else(|| corrupt(format!("no op_files row for {}", key.path())))?;
+        let block = self.blocks.get(self.conn, place.block)?;
+        Ok(place.slice(&block, &entry.path)?.to_vec())
     }
 }
 
@@ -255,6 +284,7 @@ impl EntrySource for SqliteSource<'_> {
         let mut st = c
             .prepare("SELECT tree_id, day, peer_id, kind, size, sha256 FROM op_files")
             .sql()?;
+        let v2 = self.version >= 2;
         for r in st
             .query_map([], |r| {
                 fresh_query();
@@ -264,12 +294,13 @@ impl EntrySource for SqliteSource<'_> {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
+                    sha_column(r.get_ref(5)?, v2),
                 ))
             })
             .sql()?
         {
             let (tree, day, peer, kind, size, sha) = r.sql()?;
+            let sha = sha?;
             let key = OpsFileKey {
                 tree: TreeId::new(&tree)?,
                 day: Day::parse(&day)
@@ -363,6 +394,20 @@ impl EntrySource for SqliteSource<'_> {
         if orphans > 0 {
             problems.push(format!("{orphans} chunked files belong to no entry"));
         }
+        if self.version >= 2 {
+            fresh_query();
+            let unused: i64 = self
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM op_blocks WHERE id NOT IN (SELECT block FROM op_files)",
+                    [],
+                    |r| r.get(0),
+                )
+                .sql()?;
+            if unused > 0 {
+                problems.push(format!("{unused} ops blocks belong to no ops file"));
+            }
+        }
         Ok(problems)
     }
 
@@ -376,6 +421,9 @@ impl EntrySource for SqliteSource<'_> {
         let to = to
             .map(|d| d.to_string())
             .unwrap_or_else(|| "9999-99-99".into());
+        if self.version >= 2 {
+            return self.operations_v2(tree, &from, &to);
+        }
         fresh_query();
         let mut st = self
             .conn
@@ -419,6 +467,67 @@ impl EntrySource for SqliteSource<'_> {
             out.extend(text.lines.iter().map(|line| Operation::new(&key, line)));
         }
         Ok(out)
+    }
+}
+
+impl SqliteSource<'_> {
+    /// `get_operations` of format 2: the tree's files in the range, in primary-key
+    /// order (day, peer, kind), each sliced out of its (inflated) block.
+    fn operations_v2(&mut self, tree: &TreeId, from: &str, to: &str) -> Result<Vec<Operation>> {
+        fresh_query();
+        let mut st = self.conn.prepare_cached(OPS_OF_TREE).sql()?;
+        type FileRow = (String, String, String, i64, i64, i64);
+        let files: Vec<FileRow> = st
+            .query_map(params![tree.as_str(), from, to], |r| {
+                fresh_query();
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .sql()?
+            .collect::<rusqlite::Result<_>>()
+            .sql()?;
+        let mut out = Vec::new();
+        for (day, peer, kind, size, block, offset) in files {
+            let key = OpsFileKey {
+                tree: tree.clone(),
+                day: Day::parse(&day)
+                    .map_err(|_| corrupt(format!("op_files.day {day:?} is not a date")))?,
+                peer: PeerId::new(&peer)?,
+                kind: OpsFileKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("op_files.kind {kind:?}")))?,
+            };
+            let path = key.path();
+            let place = placement_of(size, block, offset, &path)?;
+            if place.size > MAX_OPS_FILE {
+                return Err(Error::SizeMismatch {
+                    path,
+                    expected: MAX_OPS_FILE,
+                    actual: place.size,
+                });
+            }
+            let bytes = self.blocks.get(self.conn, place.block)?;
+            let text = OpsText::split(place.slice(&bytes, &path)?)
+                .map_err(|line| Error::InvalidUtf8 { path, line })?;
+            out.extend(text.lines.iter().map(|line| Operation::new(&key, line)));
+        }
+        Ok(out)
+    }
+}
+
+/// The `sha256` column of a row: hex text in format 1, 32 bytes in format 2.
+fn sha_column(v: ValueRef<'_>, bytes: bool) -> Result<String> {
+    match (v, bytes) {
+        (ValueRef::Blob(b), true) if b.len() == 32 => Ok(crate::ids::hex(b)),
+        (ValueRef::Text(t), false) => std::str::from_utf8(t)
+            .map(str::to_string)
+            .map_err(|_| corrupt("op_files.sha256 is not UTF-8".into())),
+        _ => Err(corrupt("op_files.sha256 is not a SHA-256 digest".into())),
     }
 }
 

@@ -1,0 +1,269 @@
+//! Ops blocks of format 2: consecutive ops files of one tree, their bytes as Sila
+//! wrote them concatenated, raw-deflated where that saves space ([`BlockWriter`]);
+//! and a block read back within its declared size ([`read_block`]).
+
+use std::io::{Read, Write};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::guard::fresh_query;
+use super::{to_i64, SqlExt, FORMAT, OPS_BLOCK_TARGET};
+use crate::entries::MAX_OPS_FILE;
+use crate::error::{Error, Result};
+use crate::ids::TreeId;
+use crate::layout::OpsFileKey;
+
+/// Largest inflated block a reader accepts: one ops file of the largest size, or
+/// files that together passed the target by less than one more file of that size.
+pub(crate) const MAX_BLOCK: u64 = MAX_OPS_FILE + OPS_BLOCK_TARGET as u64;
+
+/// Block `?1`: its inflated size, whether deflated, the stored length, and the data if
+/// at most `?2` bytes (a bigger blob is not loaded).
+pub(crate) const BLOCK_ROW: &str = "SELECT size, deflated, octet_length(data),
+   CASE WHEN octet_length(data) <= ?2 THEN data END FROM op_blocks WHERE id = ?1";
+
+/// Where ops file (`?1` tree, `?2` day, `?3` peer, `?4` kind) lies.
+pub(crate) const PLACEMENT: &str = "SELECT size, block, offset FROM op_files
+ WHERE tree_id = ?1 AND day = ?2 AND peer_id = ?3 AND kind = ?4";
+
+fn corrupt(reason: String) -> Error {
+    Error::Corrupt {
+        format: FORMAT,
+        reason,
+    }
+}
+
+/// One file placed in the open block: its key, size, digest and offset.
+struct Placed {
+    key: OpsFileKey,
+    size: u64,
+    sha256: [u8; 32],
+    offset: u64,
+}
+
+/// Gathers ops files into blocks and writes each block, then its files' rows.
+#[derive(Default)]
+pub(crate) struct BlockWriter {
+    tree: Option<TreeId>,
+    bytes: Vec<u8>,
+    files: Vec<Placed>,
+}
+
+impl BlockWriter {
+    /// Adds one ops file (`bytes`, whose SHA-256 is `sha256`); closes the open block
+    /// first if the file belongs to another tree or would take it past the target.
+    pub(crate) fn add(
+        &mut self,
+        conn: &Connection,
+        key: &OpsFileKey,
+        bytes: &[u8],
+        sha256: [u8; 32],
+    ) -> Result<()> {
+        let other_tree = self.tree.as_ref().is_some_and(|t| *t != key.tree);
+        if !self.files.is_empty()
+            && (other_tree || self.bytes.len() + bytes.len() > OPS_BLOCK_TARGET)
+        {
+            self.flush(conn)?;
+        }
+        self.tree = Some(key.tree.clone());
+        self.files.push(Placed {
+            key: key.clone(),
+            size: bytes.len() as u64,
+            sha256,
+            offset: self.bytes.len() as u64,
+        });
+        self.bytes.extend_from_slice(bytes);
+        if self.bytes.len() >= OPS_BLOCK_TARGET {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the open block, if any, and the rows of its files.
+    pub(crate) fn flush(&mut self, conn: &Connection) -> Result<()> {
+        if self.files.is_empty() {
+            return Ok(());
+        }
+        let deflated = Some(
+            deflate(&self.bytes).map_err(|e| corrupt(format!("deflating an ops block: {e}")))?,
+        )
+        .filter(|d| d.len() < self.bytes.len());
+        let data: &[u8] = deflated.as_deref().unwrap_or(&self.bytes);
+        conn.prepare_cached("INSERT INTO op_blocks(size, deflated, data) VALUES (?1, ?2, ?3)")
+            .sql()?
+            .execute(params![
+                to_i64(self.bytes.len() as u64),
+                deflated.is_some(),
+                data
+            ])
+            .sql()?;
+        let block = conn.last_insert_rowid();
+        let mut ins = conn
+            .prepare_cached(
+                "INSERT INTO op_files(tree_id, day, peer_id, kind, size, sha256, block, offset)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .sql()?;
+        for f in self.files.drain(..) {
+            ins.execute(params![
+                f.key.tree.as_str(),
+                f.key.day.to_string(),
+                f.key.peer.as_str(),
+                f.key.kind.as_str(),
+                to_i64(f.size),
+                &f.sha256[..],
+                block,
+                to_i64(f.offset)
+            ])
+            .sql()?;
+        }
+        self.bytes.clear();
+        self.tree = None;
+        Ok(())
+    }
+}
+
+fn deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+/// The inflated bytes of block `id`, which must be exactly its declared size, at most
+/// [`MAX_BLOCK`]: a stored blob longer than that is not loaded, and inflating stops
+/// one byte past the declared size.
+pub(crate) fn read_block(conn: &Connection, id: i64) -> Result<Vec<u8>> {
+    fresh_query();
+    let mut st = conn.prepare_cached(BLOCK_ROW).sql()?;
+    let row = st
+        .query_row(params![id, to_i64(MAX_BLOCK)], |r| {
+            let data = match r.get_ref(3)? {
+                ValueRef::Blob(b) => Some(b.to_vec()),
+                ValueRef::Null => None,
+                _ => {
+                    return Ok(Err(corrupt(format!(
+                        "op_blocks.data of block {id} is not a blob"
+                    ))))
+                }
+            };
+            Ok(Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, i64>(2)?,
+                data,
+            )))
+        })
+        .optional()
+        .sql()?
+        .ok_or_else(|| corrupt(format!("ops block {id} is missing")))??;
+    let (size, deflated, stored, data) = row;
+    let size = u64::try_from(size)
+        .ok()
+        .filter(|&s| s <= MAX_BLOCK)
+        .ok_or_else(|| corrupt(format!("ops block {id} declares {size} bytes")))?;
+    let Some(data) = data else {
+        return Err(corrupt(format!(
+            "ops block {id} stores {stored} bytes, more than a block"
+        )));
+    };
+    let bytes = if deflated {
+        let mut out = Vec::with_capacity(size as usize);
+        flate2::read::DeflateDecoder::new(&data[..])
+            .take(size + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| corrupt(format!("ops block {id}: {e}")))?;
+        out
+    } else {
+        data
+    };
+    if bytes.len() as u64 != size {
+        return Err(corrupt(format!(
+            "ops block {id} holds {} bytes, not the {size} it declares",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Where an ops file lies: its block and its range in it.
+pub(crate) struct Placement {
+    pub(crate) size: u64,
+    pub(crate) block: i64,
+    pub(crate) offset: u64,
+}
+
+impl Placement {
+    /// The file's bytes in `block` (the bytes of block `self.block`); `Corrupt` if the
+    /// range leaves the block.
+    pub(crate) fn slice<'b>(&self, block: &'b [u8], path: &str) -> Result<&'b [u8]> {
+        let end = self.offset.checked_add(self.size);
+        match end {
+            Some(end) if end <= block.len() as u64 => {
+                Ok(&block[self.offset as usize..end as usize])
+            }
+            _ => Err(corrupt(format!(
+                "{path} lies outside its ops block {} ({} bytes at {} of {})",
+                self.block,
+                self.size,
+                self.offset,
+                block.len()
+            ))),
+        }
+    }
+}
+
+/// The placement of ops file `key`, if the archive has it.
+pub(crate) fn placement(conn: &Connection, key: &OpsFileKey) -> Result<Option<Placement>> {
+    fresh_query();
+    let row: Option<(i64, i64, i64)> = conn
+        .prepare_cached(PLACEMENT)
+        .sql()?
+        .query_row(
+            params![
+                key.tree.as_str(),
+                key.day.to_string(),
+                key.peer.as_str(),
+                key.kind.as_str()
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .sql()?;
+    row.map(|(size, block, offset)| placement_of(size, block, offset, &key.path()))
+        .transpose()
+}
+
+/// A placement from its row's values, checked: sizes and offsets not negative.
+pub(crate) fn placement_of(size: i64, block: i64, offset: i64, path: &str) -> Result<Placement> {
+    match (u64::try_from(size), u64::try_from(offset)) {
+        (Ok(size), Ok(offset)) => Ok(Placement {
+            size,
+            block,
+            offset,
+        }),
+        _ => Err(corrupt(format!(
+            "{path}: size {size} or offset {offset} is negative"
+        ))),
+    }
+}
+
+/// The last block read, kept: files are read in path order, which is block order.
+#[derive(Default)]
+pub(crate) struct BlockCache {
+    last: std::cell::RefCell<Option<(i64, std::rc::Rc<Vec<u8>>)>>,
+}
+
+impl BlockCache {
+    /// Block `id`, from the cache or read.
+    pub(crate) fn get(&self, conn: &Connection, id: i64) -> Result<std::rc::Rc<Vec<u8>>> {
+        if let Some((cached, bytes)) = &*self.last.borrow() {
+            if *cached == id {
+                return Ok(std::rc::Rc::clone(bytes));
+            }
+        }
+        let bytes = std::rc::Rc::new(read_block(conn, id)?);
+        *self.last.borrow_mut() = Some((id, std::rc::Rc::clone(&bytes)));
+        Ok(bytes)
+    }
+}
