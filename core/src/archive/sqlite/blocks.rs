@@ -168,7 +168,8 @@ pub(crate) fn read_block(conn: &Connection, id: i64) -> Result<Vec<u8>> {
         )));
     };
     let bytes = if deflated {
-        let mut out = Vec::with_capacity(size as usize);
+        // Grown as it inflates: what a block declares is not reserved up front.
+        let mut out = Vec::with_capacity((size as usize).min(data.len().saturating_mul(8)));
         flate2::read::DeflateDecoder::new(&data[..])
             .take(size + 1)
             .read_to_end(&mut out)
