@@ -285,6 +285,8 @@ impl EntrySink for PlainSink {
         #[cfg(not(target_os = "linux"))]
         self.files.push(p.clone());
         match content {
+            // A big ops file is written here rather than copied for a writer.
+            Content::Ops { bytes, .. } if bytes.len() > BATCH_FILE => write_new(&p, bytes),
             Content::Ops { bytes, .. } => self.writers()?.send(p, bytes.to_vec()),
             Content::Stream(r) => {
                 let mut buf = Vec::new();

@@ -168,8 +168,10 @@ pub(crate) fn read_block(conn: &Connection, id: i64) -> Result<Vec<u8>> {
         )));
     };
     let bytes = if deflated {
-        // Grown as it inflates: what a block declares is not reserved up front.
-        let mut out = Vec::with_capacity((size as usize).min(data.len().saturating_mul(8)));
+        // Reserved once, but never more than deflate can give from the stored bytes
+        // (at most 1,032 to 1): a tiny block declaring a gigabyte reserves little.
+        let most = data.len().saturating_mul(1032).saturating_add(1024);
+        let mut out = Vec::with_capacity((size as usize).min(most));
         flate2::read::DeflateDecoder::new(&data[..])
             .take(size + 1)
             .read_to_end(&mut out)
