@@ -85,18 +85,13 @@ impl BlockWriter {
         if self.files.is_empty() {
             return Ok(());
         }
-        let deflated = Some(
-            deflate(&self.bytes).map_err(|e| corrupt(format!("deflating an ops block: {e}")))?,
-        )
-        .filter(|d| d.len() < self.bytes.len());
-        let data: &[u8] = deflated.as_deref().unwrap_or(&self.bytes);
+        let packed =
+            deflate(&self.bytes).map_err(|e| corrupt(format!("deflating an ops block: {e}")))?;
+        let deflated = packed.len() < self.bytes.len();
+        let data: &[u8] = if deflated { &packed } else { &self.bytes };
         conn.prepare_cached("INSERT INTO op_blocks(size, deflated, data) VALUES (?1, ?2, ?3)")
             .sql()?
-            .execute(params![
-                to_i64(self.bytes.len() as u64),
-                deflated.is_some(),
-                data
-            ])
+            .execute(params![to_i64(self.bytes.len() as u64), deflated, data])
             .sql()?;
         let block = conn.last_insert_rowid();
         let mut ins = conn

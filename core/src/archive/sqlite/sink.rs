@@ -76,11 +76,7 @@ impl<'c> SqliteSink<'c> {
         if self.version == 1 {
             return self.put_ops_v1(key, bytes, text);
         }
-        let sha: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
-            <sha2::Sha256 as sha2::Digest>::new(),
-            bytes,
-        ))
-        .into();
+        let sha = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
         self.blocks.add(self.conn, key, bytes, sha)
     }
 

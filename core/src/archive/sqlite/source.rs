@@ -301,14 +301,7 @@ impl EntrySource for SqliteSource<'_> {
         {
             let (tree, day, peer, kind, size, sha) = r.sql()?;
             let sha = sha?;
-            let key = OpsFileKey {
-                tree: TreeId::new(&tree)?,
-                day: Day::parse(&day)
-                    .map_err(|_| corrupt(format!("op_files.day {day:?} is not a date")))?,
-                peer: PeerId::new(&peer)?,
-                kind: OpsFileKind::parse(&kind)
-                    .ok_or_else(|| corrupt(format!("op_files.kind {kind:?}")))?,
-            };
+            let key = ops_key(TreeId::new(&tree)?, &day, &peer, &kind)?;
             out.push(meta_row(key.path(), size, Some(sha))?);
         }
         fresh_query();
@@ -494,14 +487,7 @@ impl SqliteSource<'_> {
             .sql()?;
         let mut out = Vec::new();
         for (day, peer, kind, size, block, offset) in files {
-            let key = OpsFileKey {
-                tree: tree.clone(),
-                day: Day::parse(&day)
-                    .map_err(|_| corrupt(format!("op_files.day {day:?} is not a date")))?,
-                peer: PeerId::new(&peer)?,
-                kind: OpsFileKind::parse(&kind)
-                    .ok_or_else(|| corrupt(format!("op_files.kind {kind:?}")))?,
-            };
+            let key = ops_key(tree.clone(), &day, &peer, &kind)?;
             let path = key.path();
             let place = placement_of(size, block, offset, &path)?;
             if place.size > MAX_OPS_FILE {
@@ -518,6 +504,17 @@ impl SqliteSource<'_> {
         }
         Ok(out)
     }
+}
+
+/// The key of an ops file from the text of its `op_files` row; a day or kind that is
+/// not one is `Corrupt`, an unsafe peer id `InvalidId`.
+fn ops_key(tree: TreeId, day: &str, peer: &str, kind: &str) -> Result<OpsFileKey> {
+    Ok(OpsFileKey {
+        tree,
+        day: Day::parse(day).map_err(|_| corrupt(format!("op_files.day {day:?} is not a date")))?,
+        peer: PeerId::new(peer)?,
+        kind: OpsFileKind::parse(kind).ok_or_else(|| corrupt(format!("op_files.kind {kind:?}")))?,
+    })
 }
 
 /// The `sha256` column of a row: hex text in format 1, 32 bytes in format 2.
