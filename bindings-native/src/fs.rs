@@ -147,12 +147,16 @@ pub struct PlainSink {
     #[cfg(not(target_os = "linux"))]
     files: Vec<PathBuf>,
     writers: Option<Writers>,
+    /// Whether `finish` ran (no more files are taken).
+    finished: bool,
 }
 
 /// Largest file handed to the writer threads whole.
 pub const BATCH_FILE: usize = 4 << 20;
 /// Files that may wait for a writer thread.
 pub const QUEUE: usize = 16;
+/// Stack of a writer thread: it only copies a buffer to a file.
+const WRITER_STACK: usize = 128 << 10;
 
 /// The writer threads and the first error one of them met.
 struct Writers {
@@ -162,15 +166,21 @@ struct Writers {
 }
 
 impl Writers {
-    fn start(n: usize) -> Self {
+    /// Starts up to `n` writers. A thread that cannot be started (a process under an
+    /// address-space or thread limit) is not an error: fewer writers, or none, and
+    /// [`PlainSink`] writes the files itself.
+    fn start(n: usize) -> Option<Self> {
         use std::sync::{mpsc, Arc, Mutex};
         let (tx, rx) = mpsc::sync_channel::<(PathBuf, Vec<u8>)>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let error: Arc<Mutex<Option<Error>>> = Arc::default();
-        let threads = (0..n)
-            .map(|_| {
-                let (rx, error) = (Arc::clone(&rx), Arc::clone(&error));
-                std::thread::spawn(move || loop {
+        let mut threads = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (rx, error) = (Arc::clone(&rx), Arc::clone(&error));
+            let spawned = std::thread::Builder::new()
+                .name("sila-store-writer".into())
+                .stack_size(WRITER_STACK)
+                .spawn(move || loop {
                     let job = match rx.lock() {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
@@ -181,14 +191,20 @@ impl Writers {
                             slot.get_or_insert(e);
                         }
                     }
-                })
-            })
-            .collect();
-        Writers {
+                });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(_) => break,
+            }
+        }
+        if threads.is_empty() {
+            return None;
+        }
+        Some(Writers {
             jobs: Some(tx),
             threads,
             error,
-        }
+        })
     }
 
     /// The first error a writer met, if any (taken).
@@ -234,6 +250,34 @@ impl Drop for Writers {
     }
 }
 
+/// Address space below which [`PlainSink`] starts no writer threads.
+const TIGHT_ADDRESS_SPACE: u64 = 1 << 30;
+
+/// Whether the process runs under an address-space limit (`ulimit -v`) below
+/// [`TIGHT_ADDRESS_SPACE`]. There every thread that allocates costs a malloc arena
+/// of up to 64 MiB of address space (glibc), which the limit counts though it is
+/// not memory: a few writer threads would leave the reader too little room.
+#[cfg(unix)]
+fn address_space_is_tight() -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } != 0 {
+        return false;
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+    let cur = lim.rlim_cur as u64;
+    lim.rlim_cur != libc::RLIM_INFINITY && cur < TIGHT_ADDRESS_SPACE
+}
+
+/// Whether the process runs under a tight address-space limit (never, here).
+#[cfg(not(unix))]
+fn address_space_is_tight() -> bool {
+    false
+}
+
 /// Creates `path` (which must not exist) holding `bytes`.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     File::create_new(path)
@@ -251,25 +295,37 @@ impl PlainSink {
     /// Creates the (new) folder `root`.
     pub fn create(root: &Path) -> Result<Self> {
         fs::create_dir(root).map_err(io_err(root))?;
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+        let threads = if address_space_is_tight() {
+            0
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+        };
         Ok(PlainSink {
             root: root.to_path_buf(),
             dirs: Default::default(),
             #[cfg(not(target_os = "linux"))]
             files: Vec::new(),
-            writers: Some(Writers::start(threads)),
+            writers: Writers::start(threads),
+            finished: false,
         })
     }
 
-    fn writers(&self) -> Result<&Writers> {
-        self.writers
-            .as_ref()
-            .ok_or_else(|| Error::InvalidArgument("the folder is already finished".into()))
+    /// Writes the new file `path` through a writer thread, or here when there is none.
+    fn write(&self, path: PathBuf, bytes: Vec<u8>) -> Result<()> {
+        match &self.writers {
+            Some(w) => w.send(path, bytes),
+            None => write_new(&path, &bytes),
+        }
     }
 }
 
 impl EntrySink for PlainSink {
     fn put(&mut self, entry: &EntryMeta, content: Content<'_>) -> Result<()> {
+        if self.finished {
+            return Err(Error::InvalidArgument(
+                "the folder is already finished".into(),
+            ));
+        }
         // Checked when the entry was classified; checked again since fields are public.
         sila_store_core::layout::safe_relative_path(&entry.path)?;
         let p = self.root.join(&entry.path);
@@ -287,11 +343,11 @@ impl EntrySink for PlainSink {
         match content {
             // A big ops file is written here rather than copied for a writer.
             Content::Ops { bytes, .. } if bytes.len() > BATCH_FILE => write_new(&p, bytes),
-            Content::Ops { bytes, .. } => self.writers()?.send(p, bytes.to_vec()),
+            Content::Ops { bytes, .. } => self.write(p, bytes.to_vec()),
             Content::Stream(r) => {
                 let mut buf = Vec::new();
                 if fill(r, &mut buf, BATCH_FILE).map_err(io_err(&p))? {
-                    return self.writers()?.send(p, buf);
+                    return self.write(p, buf);
                 }
                 // A big file: written here, as it streams.
                 let mut f = File::create_new(&p).map_err(io_err(&p))?;
@@ -305,6 +361,7 @@ impl EntrySink for PlainSink {
     }
 
     fn finish(&mut self) -> Result<()> {
+        self.finished = true;
         if let Some(w) = self.writers.take() {
             w.join()?;
         }

@@ -185,3 +185,54 @@ fn tiers_from_the_command_line() {
     assert!(missing.iter().all(|m| m["id"]["peerId"] != "cli"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Every file under `root`, by relative path, with its bytes.
+fn files_under(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Under a tight address-space limit (`ulimit -v`) the folder is written without
+/// writer threads, and holds the same bytes.
+#[cfg(unix)]
+#[test]
+fn extraction_under_an_address_space_limit_writes_the_same_files() {
+    let d = tmp("tight");
+    let rich = fixture("rich");
+    let db = d.join("rich.db");
+    assert!(
+        run(&["convert", rich.to_str().unwrap(), db.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let (free, tight) = (d.join("free"), d.join("tight"));
+    assert!(
+        run(&["convert", db.to_str().unwrap(), free.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 524288 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_sila-store"))
+        .args(["convert", db.to_str().unwrap(), tight.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (a, b) = (files_under(&free), files_under(&tight));
+    assert_eq!(a.len(), 40);
+    assert!(a == b, "the folders differ");
+    let _ = std::fs::remove_dir_all(&d);
+}
