@@ -14,7 +14,6 @@ use std::fs;
 use std::path::Path;
 
 use object_store::{ObjectStoreExt, PutPayload};
-use sila_store_core::ids::Sha256Hex;
 use sila_store_core::Error;
 use sila_store_native::tiers::{IndexEntry, Tier, TierStore};
 use sila_store_tests::{sha256_listing, snapshot, tier_stores, TempDir};
@@ -211,13 +210,8 @@ async fn a_pull_gets_the_space_it_asked_for_or_nothing() {
         let original = raw_get(&s, &key).await;
         let fake = format!("{{\"id\":\"{B}\"}}").into_bytes();
         raw_put(&s, &key, fake.clone()).await;
-        meta.files.insert(
-            "space-v1/space.json".into(),
-            IndexEntry {
-                size: fake.len() as u64,
-                sha256: Sha256Hex::of(&fake).as_str().into(),
-            },
-        );
+        meta.files
+            .insert("space-v1/space.json".into(), IndexEntry::of(&fake));
         let (_, v) = s.read_metadata(A).await.unwrap().unwrap();
         s.write_metadata(&meta, Some(&v)).await.unwrap();
         refused(
@@ -231,13 +225,8 @@ async fn a_pull_gets_the_space_it_asked_for_or_nothing() {
         let no_id = b"{\"name\":\"x\"}".to_vec();
         raw_put(&s, &key, no_id.clone()).await;
         let (mut meta, v) = s.read_metadata(A).await.unwrap().unwrap();
-        meta.files.insert(
-            "space-v1/space.json".into(),
-            IndexEntry {
-                size: no_id.len() as u64,
-                sha256: Sha256Hex::of(&no_id).as_str().into(),
-            },
-        );
+        meta.files
+            .insert("space-v1/space.json".into(), IndexEntry::of(&no_id));
         s.write_metadata(&meta, Some(&v)).await.unwrap();
         refused(
             "space.json without id",
@@ -246,13 +235,8 @@ async fn a_pull_gets_the_space_it_asked_for_or_nothing() {
         );
         raw_put(&s, &key, original.clone()).await;
         let (mut meta, v) = s.read_metadata(A).await.unwrap().unwrap();
-        meta.files.insert(
-            "space-v1/space.json".into(),
-            IndexEntry {
-                size: original.len() as u64,
-                sha256: Sha256Hex::of(&original).as_str().into(),
-            },
-        );
+        meta.files
+            .insert("space-v1/space.json".into(), IndexEntry::of(&original));
         s.write_metadata(&meta, Some(&v)).await.unwrap();
 
         // 3. A is archived, but its archive object is C's archive.
@@ -373,5 +357,45 @@ async fn a_space_without_space_json_pulls_again_into_its_own_folder() {
         let r = s.pull(A, &out).await;
         assert!(matches!(r, Err(Error::InvalidArgument(_))), "{url}: {r:?}");
         assert_eq!(snapshot(&out), before);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_appends_keeps_lines_written_behind_the_index() {
+    // A push writes an ops file the local copy only extends with one request,
+    // conditional on the version the index names; a writer that changed the object
+    // without updating the index (a sync that lost the metadata race) makes that
+    // condition fail, and the push merges instead: no line is lost.
+    let t = TempDir::new();
+    let rel = format!(
+        "space-v1/ops/{}/{}/2026/01/02/aa11-p.jsonl",
+        &A[..2],
+        &A[2..]
+    );
+    for (url, s) in tier_stores(&t) {
+        let src = t.join(&format!("behind-{}", url.len()));
+        workspace(&src, A);
+        s.push(&src).await.unwrap();
+        let (meta, _) = s.read_metadata(A).await.unwrap().unwrap();
+        assert!(meta.files[&rel].version.is_some(), "{url}: no version");
+        let key = format!("active/{A}/{}/{rel}", meta.epoch);
+        let mut behind = raw_get(&s, &key).await;
+        behind.extend_from_slice(format!("[3,\"{A}\",\"x\",\"server\"]\n").as_bytes());
+        raw_put(&s, &key, behind).await;
+        let local = src.join(&rel);
+        let mut bytes = fs::read(&local).unwrap();
+        bytes.extend_from_slice(format!("[4,\"{A}\",\"x\",\"client\"]\n").as_bytes());
+        fs::write(&local, &bytes).unwrap();
+        s.push(&src).await.unwrap();
+        let out = t.join(&format!("behind-out-{}", url.len()));
+        s.pull(A, &out).await.unwrap();
+        let text = fs::read_to_string(out.join(&rel)).unwrap();
+        assert!(
+            text.contains("\"server\"") && text.contains("\"client\""),
+            "{url}: {text}"
+        );
+        // And the next append is one conditional write again.
+        let (meta, _) = s.read_metadata(A).await.unwrap().unwrap();
+        assert!(meta.files[&rel].version.is_some(), "{url}: no version");
     }
 }

@@ -337,10 +337,7 @@ async fn merge_into(from: &Path, dir: &Path) -> Result<(u64, u64, u64)> {
     for p in order {
         safe_relative_path(p)?;
         let d = &files[p];
-        let e = IndexEntry {
-            size: d.size,
-            sha256: d.sha256.as_str().into(),
-        };
+        let e = IndexEntry::new(d.size, d.sha256.as_str());
         let local = dir.join(p);
         if tokio::fs::read(&local).await.is_ok_and(|b| e.matches(&b)) {
             skipped += 1;

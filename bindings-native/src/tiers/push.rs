@@ -58,14 +58,14 @@ impl TierStore {
             let merged = futures::stream::iter(ops.iter().map(|(p, _, _)| {
                 let key = Engine::active_key(&space_id, &meta.epoch, p);
                 let path = root.join(p);
-                let known = meta.files.contains_key(p);
+                let indexed = meta.files.get(p);
                 async move {
                     let local = tokio::fs::read(&path)
                         .await
                         .map_err(|e| Error::io(path.display().to_string(), e))?;
                     Ok::<_, Error>((
                         p.clone(),
-                        self.engine.merge_ops_object(&key, local, known).await?,
+                        self.engine.merge_ops_object(&key, local, indexed).await?,
                     ))
                 }
             }))
@@ -81,13 +81,7 @@ impl TierStore {
             report.transferred = todo.len() as u64;
             report.bytes = todo.iter().map(|t| t.1).sum();
             for (p, size, sha256) in others {
-                meta.files.insert(
-                    p.clone(),
-                    IndexEntry {
-                        size: *size,
-                        sha256: sha256.clone(),
-                    },
-                );
+                meta.files.insert(p.clone(), IndexEntry::new(*size, sha256));
             }
             for (p, entry) in merged {
                 meta.files.insert(p, entry);

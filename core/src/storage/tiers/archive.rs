@@ -125,7 +125,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         let files = area.extract_archive(&mut |_| {})?;
         check_space_id(&mut area, &files, id)?;
         let epoch = self.host.new_epoch();
-        self.upload_plain(&mut area, id, &epoch, &files).await?;
+        let mut versions = self.upload_plain(&mut area, id, &epoch, &files).await?;
         drop(area);
         self.check_uploads(id, &epoch, &files).await?;
         let mut next = meta;
@@ -137,13 +137,16 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         next.files = files
             .iter()
             .map(|(p, d)| {
-                (
-                    p.clone(),
-                    IndexEntry {
-                        size: d.size,
-                        sha256: d.sha256.as_str().into(),
-                    },
-                )
+                let e = IndexEntry::new(d.size, d.sha256.as_str());
+                // Versions of ops files only (what a push appends to): the index
+                // stays small.
+                let e = match versions.remove(p) {
+                    Some(v) if matches!(EntryKind::from_path(p), Ok(EntryKind::OpsFile(_))) => {
+                        e.at(v)
+                    }
+                    _ => e,
+                };
+                (p.clone(), e)
             })
             .collect();
         next.generation += 1;

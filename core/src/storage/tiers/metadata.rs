@@ -47,6 +47,11 @@ pub struct IndexEntry {
     pub size: u64,
     /// SHA-256.
     pub sha256: String,
+    /// The store's version of the object (S3: its ETag) when it held these bytes, if
+    /// the writer knew it. A push that only appends to the file then writes it with
+    /// one request, conditional on this version, instead of reading it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl IndexEntry {
@@ -55,7 +60,36 @@ impl IndexEntry {
         IndexEntry {
             size: bytes.len() as u64,
             sha256: Sha256Hex::of(bytes).as_str().into(),
+            version: None,
         }
+    }
+
+    /// The entry of a file of `size` bytes with this SHA-256 (hex).
+    pub fn new(size: u64, sha256: &str) -> Self {
+        IndexEntry {
+            size,
+            sha256: sha256.into(),
+            version: None,
+        }
+    }
+
+    /// This entry, noting that the object is at `version` while it holds these bytes.
+    pub fn at(mut self, version: Version) -> Self {
+        self.version = Some(version.0);
+        self
+    }
+
+    /// Whether both describe the same bytes (whatever versions they name).
+    pub fn same_bytes(&self, other: &IndexEntry) -> bool {
+        self.size == other.size && self.sha256 == other.sha256
+    }
+
+    /// Whether `bytes` begin with the bytes this entry describes.
+    pub fn is_prefix_of(&self, bytes: &[u8]) -> bool {
+        usize::try_from(self.size)
+            .ok()
+            .and_then(|n| bytes.get(..n))
+            .is_some_and(|head| Sha256Hex::of(head).as_str() == self.sha256)
     }
 
     /// Whether `bytes` are what the entry says.
@@ -215,23 +249,23 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         let body =
             serde_json::to_vec_pretty(meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         self.put_if(&Self::meta_key(&meta.space_id), body, expected)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Writes `bytes` at `key` only if the object is still at `expected` (`None`: only
-    /// if there is none); [`Error::Conflict`] if not.
+    /// if there is none); [`Error::Conflict`] if not. Returns the object's new version.
     pub async fn put_if(
         &self,
         key: &str,
         bytes: Vec<u8>,
         expected: Option<&Version>,
-    ) -> Result<()> {
+    ) -> Result<Version> {
         let condition = match expected {
             None => Precondition::IfAbsent,
             Some(v) => Precondition::IfVersion(v.clone()),
         };
-        self.store.write(key, bytes, condition).await?;
-        Ok(())
+        Ok(self.store.write(key, bytes, condition).await?)
     }
 
     /// Whether the metadata of a space is no longer at `version`.

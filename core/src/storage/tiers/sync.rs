@@ -15,7 +15,7 @@ use crate::model::sila_tree_op;
 use crate::ops::wire::WireOp;
 use crate::ops::{line_of, OpsText};
 use crate::storage::StateVector;
-use crate::store::WorkspaceStore;
+use crate::store::{Version, WorkspaceStore};
 
 /// Files whose bytes no longer match the index, with what they hold now.
 type StaleFiles = Vec<(String, IndexEntry)>;
@@ -129,30 +129,15 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
     ) -> Result<()> {
         let rel = key.path();
         let obj = Self::active_key(&meta.space_id, &meta.epoch, &rel);
-        let (mut bytes, version) = match self.store.read(&obj).await? {
+        let (bytes, version) = match self.store.read(&obj).await? {
             Some((b, v)) => (b, Some(v)),
             None => (Vec::new(), None),
         };
-        let present: BTreeSet<(u64, String)> = OpsText::split(&bytes)
-            .map(|t| {
-                t.lines
-                    .iter()
-                    .filter_map(|l| sila_tree_op(l, key.kind, key.peer.as_str()))
-                    .map(|o| (o.id.counter, o.id.peer))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-            bytes.push(b'\n');
-        }
-        for (l, op_id) in lines {
-            if !present.contains(op_id) {
-                bytes.extend_from_slice(l.as_bytes());
-                bytes.push(b'\n');
-            }
-        }
-        meta.files.insert(rel, IndexEntry::of(&bytes));
-        self.put_if(&obj, bytes, version.as_ref()).await
+        let bytes = with_new_lines(bytes, key, lines);
+        let entry = IndexEntry::of(&bytes);
+        let now = self.put_if(&obj, bytes, version.as_ref()).await?;
+        meta.files.insert(rel, entry.at(now));
+        Ok(())
     }
 
     /// Every op of a tree in the active tier, in `getOperations` order, and the files
@@ -169,7 +154,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
                 .get_bytes(&Self::active_key(&meta.space_id, &meta.epoch, &rel))
                 .await?;
             let now = IndexEntry::of(&bytes);
-            if meta.files.get(&rel) != Some(&now) {
+            if !meta.files.get(&rel).is_some_and(|e| e.same_bytes(&now)) {
                 stale.push((rel.clone(), now));
             }
             let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
@@ -185,36 +170,81 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         Ok((out, stale))
     }
 
-    /// Writes a client's ops file to `key` without losing a line the object holds: a
-    /// new object is created only if there still is none, an existing one is merged
-    /// with [`merge_ops_bytes`] and written only if it did not change meanwhile.
-    /// Returns the index entry of what the object holds now.
+    /// Writes a client's ops file to `key` without losing a line the object holds, and
+    /// returns the index entry of what the object holds now. `indexed`: what the index
+    /// says the object holds, if it names it.
+    ///
+    /// * Not in the index (most likely a new file): one conditional create, no read.
+    /// * `local` extends what the index says, and the index knows the object's
+    ///   version: one write, conditional on that version (the object still holds
+    ///   exactly those bytes, so `local` is the merge).
+    /// * Otherwise, or when that condition fails (a writer changed the object since):
+    ///   the object is read, merged with [`merge_ops_bytes`] and written only if it
+    ///   did not change meanwhile.
     pub async fn merge_ops_object(
         &self,
         key: &str,
         local: Vec<u8>,
-        in_index: bool,
+        indexed: Option<&IndexEntry>,
     ) -> Result<IndexEntry> {
-        // A file the index does not know is most likely new: one conditional create,
-        // no read (it exists only if a writer's index update was lost).
-        if !in_index {
-            match self.put_if(key, local.clone(), None).await {
-                Ok(()) => return Ok(IndexEntry::of(&local)),
-                Err(Error::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
+        let expected = match indexed {
+            None => None,
+            Some(e) => match &e.version {
+                Some(v) if e.is_prefix_of(&local) => Some(Version(v.clone())),
+                _ => return self.read_and_merge(key, local).await,
+            },
+        };
+        match self.put_if(key, local.clone(), expected.as_ref()).await {
+            Ok(now) => Ok(IndexEntry::of(&local).at(now)),
+            Err(Error::Conflict(_)) => self.read_and_merge(key, local).await,
+            Err(e) => Err(e),
         }
+    }
+
+    /// The object at `key` merged with `local` (written if that changed it, only if it
+    /// did not change meanwhile); the index entry of what it holds now.
+    async fn read_and_merge(&self, key: &str, local: Vec<u8>) -> Result<IndexEntry> {
         let (current, version) = self
             .store
             .read(key)
             .await?
             .ok_or_else(|| Error::Conflict(format!("{key} vanished while pushing")))?;
         let merged = merge_ops_bytes(&current, &local);
-        if merged != current {
-            self.put_if(key, merged.clone(), Some(&version)).await?;
-        }
-        Ok(IndexEntry::of(&merged))
+        let now = if merged != current {
+            self.put_if(key, merged.clone(), Some(&version)).await?
+        } else {
+            version
+        };
+        Ok(IndexEntry::of(&merged).at(now))
     }
+}
+
+/// `bytes` (an ops file of `key`) followed by those of `lines` whose ops it does not
+/// hold yet.
+fn with_new_lines(
+    mut bytes: Vec<u8>,
+    key: &OpsFileKey,
+    lines: &[&(String, (u64, String))],
+) -> Vec<u8> {
+    let present: BTreeSet<(u64, String)> = OpsText::split(&bytes)
+        .map(|t| {
+            t.lines
+                .iter()
+                .filter_map(|l| sila_tree_op(l, key.kind, key.peer.as_str()))
+                .map(|o| (o.id.counter, o.id.peer))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        bytes.push(b'\n');
+    }
+    for (l, op_id) in lines {
+        if !present.contains(op_id) {
+            bytes.extend_from_slice(l.as_bytes());
+            bytes.push(b'\n');
+        }
+    }
+    bytes
 }
 
 /// An ops file holding the lines of both: `local` if it only extends `current` (byte

@@ -3,6 +3,7 @@
 //! against the index or the archive info.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -16,7 +17,7 @@ use crate::entries::Listing;
 use crate::error::{Error, Result};
 use crate::ids::Sha256Hex;
 use crate::layout::EntryKind;
-use crate::store::{PartSource, Precondition, WorkspaceStore};
+use crate::store::{PartSource, Precondition, Version, WorkspaceStore};
 
 /// Objects up to this size are read whole, several at once.
 const SMALL: u64 = 4 << 20;
@@ -153,7 +154,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         id: &str,
         epoch: &str,
         files: &Listing,
-    ) -> Result<()> {
+    ) -> Result<BTreeMap<String, Version>> {
         upload_plain(&self.store, area, files, |p| Self::active_key(id, epoch, p)).await
     }
 }
@@ -253,18 +254,25 @@ pub(crate) async fn upload_plain<S: WorkspaceStore>(
     area: &mut Box<dyn super::WorkArea>,
     files: &Listing,
     key_of: impl Fn(&str) -> String,
-) -> Result<()> {
+) -> Result<BTreeMap<String, Version>> {
+    let mut versions = BTreeMap::new();
     let (small, large): (Vec<_>, Vec<_>) = files.iter().partition(|(_, d)| d.size <= SMALL);
     for batch in small.chunks(CONCURRENCY) {
-        let mut jobs: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.len());
+        // Owned paths: a borrowed one in the stream's futures makes them not `Send`
+        // for every lifetime (a known limit of the compiler's auto-trait check).
+        let mut jobs: Vec<(String, String, Vec<u8>)> = Vec::with_capacity(batch.len());
         for (p, d) in batch {
-            jobs.push((key_of(p), area.read_plain(p, 0, d.size)?));
+            jobs.push((p.to_string(), key_of(p), area.read_plain(p, 0, d.size)?));
         }
-        stream::iter(jobs)
-            .map(|(key, bytes)| async move { store.write(&key, bytes, Precondition::None).await })
+        let written = stream::iter(jobs)
+            .map(|(p, key, bytes)| async move {
+                let v = store.write(&key, bytes, Precondition::None).await?;
+                Ok::<_, Error>((p, v))
+            })
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
+        versions.extend(written);
     }
     for (p, d) in large {
         let mut parts = AreaParts {
@@ -273,11 +281,12 @@ pub(crate) async fn upload_plain<S: WorkspaceStore>(
             offset: 0,
             size: d.size,
         };
-        store
+        let v = store
             .write_parts(&key_of(p), &mut parts, Precondition::None)
             .await?;
+        versions.insert(p.clone(), v);
     }
-    Ok(())
+    Ok(versions)
 }
 
 /// Writes the object at `key` (`size` bytes) into the plain file `path` of `area`, in
