@@ -18,8 +18,8 @@ use object_store::{
     UpdateVersion,
 };
 use sila_store_core::store::{
-    check_path, ObjectInfo, PartSource, Precondition, StoreError, StoreResult, Version,
-    WorkspaceStore,
+    check_path, read_into_by_ranges, ObjectInfo, PartSink, PartSource, Precondition, StoreError,
+    StoreResult, Version, WorkspaceStore,
 };
 
 use crate::tiers::{key_lock, TierStore};
@@ -80,6 +80,14 @@ fn version(e_tag: Option<String>, v: Option<String>) -> Version {
         e_tag.unwrap_or_default(),
         v.unwrap_or_default()
     ))
+}
+
+/// A GET of `len` bytes from `offset` (the store clamps the end to the object's).
+fn bounded(offset: u64, len: u64) -> GetOptions {
+    GetOptions {
+        range: Some(GetRange::Bounded(offset..offset.saturating_add(len))),
+        ..GetOptions::default()
+    }
 }
 
 fn update_version(v: &Version) -> UpdateVersion {
@@ -144,6 +152,17 @@ impl WorkspaceStore for ObjectWorkspaceStore {
 
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>> {
         let key = self.key(path)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        // Most reads lie inside the object: one ranged GET (the end is clamped to the
+        // object's). A read at or past the end, or of an empty object, is refused by
+        // S3 (416): then the size is asked first.
+        match self.store.get_opts(&key, bounded(offset, len)).await {
+            Ok(r) => return Ok(r.bytes().await.map_err(err("read", path))?.to_vec()),
+            Err(e @ object_store::Error::NotFound { .. }) => return Err(err("read", path)(e)),
+            Err(_) => {}
+        }
         let size = self.store.head(&key).await.map_err(err("read", path))?.size;
         let start = offset.min(size);
         let end = offset.saturating_add(len).min(size);
@@ -160,6 +179,36 @@ impl WorkspaceStore for ObjectWorkspaceStore {
             .await
             .map_err(err("read", path))?;
         Ok(r.bytes().await.map_err(err("read", path))?.to_vec())
+    }
+
+    async fn read_into(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+        sink: &mut dyn PartSink,
+    ) -> sila_store_core::Result<u64> {
+        let key = self.key(path)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        let r = match self.store.get_opts(&key, bounded(offset, len)).await {
+            Ok(r) => r,
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                return Err(err("read", path)(e).into())
+            }
+            // At or past the end, or an empty object: piece by piece, size first.
+            Err(_) => return read_into_by_ranges(self, path, offset, len, sink).await,
+        };
+        // One GET, its body handed on as it arrives.
+        let mut body = r.into_stream();
+        let mut n = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(err("read", path))?;
+            n += chunk.len() as u64;
+            sink.take_part(&chunk)?;
+        }
+        Ok(n)
     }
 
     async fn size(&self, path: &str) -> StoreResult<Option<u64>> {

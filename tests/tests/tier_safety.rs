@@ -14,6 +14,7 @@ use std::fs;
 use std::path::Path;
 
 use object_store::{ObjectStoreExt, PutPayload};
+use sila_store_core::store::WorkspaceStore as _;
 use sila_store_core::Error;
 use sila_store_native::tiers::{IndexEntry, Tier, TierStore};
 use sila_store_tests::{sha256_listing, snapshot, tier_stores, TempDir};
@@ -397,5 +398,17 @@ async fn a_push_that_appends_keeps_lines_written_behind_the_index() {
         // And the next append is one conditional write again.
         let (meta, _) = s.read_metadata(A).await.unwrap().unwrap();
         assert!(meta.files[&rel].version.is_some(), "{url}: no version");
+        // An archive deletes the indexed objects without listing them, and what the
+        // index does not name by one listing.
+        let stray = format!("active/{A}/{}/space-v1/stray.bin", meta.epoch);
+        raw_put(&s, &stray, b"x".to_vec()).await;
+        s.archive(A).await.unwrap();
+        let left = s
+            .engine
+            .store()
+            .list(&format!("active/{A}/"))
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "{url}: {left:?}");
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sila_store_core::ids::TreeId;
+use sila_store_core::store::WorkspaceStore as _;
 use sila_store_core::Error;
 use sila_store_native::tiers::{Tier, TierStore, WireOp};
 use sila_store_tests::{
@@ -58,6 +59,17 @@ async fn push_pull_archive_unarchive_every_fixture() {
             s.archive(&id).await.unwrap();
             let (meta, _) = s.read_metadata(&id).await.unwrap().unwrap();
             assert_eq!(meta.tier, Tier::Archived);
+            let left = s
+                .engine
+                .store()
+                .list(&format!("active/{id}/"))
+                .await
+                .unwrap();
+            assert!(
+                left.is_empty(),
+                "{url} {name}: {} active objects left",
+                left.len()
+            );
             let out = t.join(&format!("{name}-archived"));
             s.pull(&id, &out).await.unwrap();
             same(&fx, &out);

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 use sila_store_core::Error;
 
@@ -116,7 +116,11 @@ impl ObjectStore for Instrumented {
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         self.instruments.enter("multipart").await?;
-        self.inner.put_multipart_opts(location, opts).await
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(CountedUpload {
+            inner,
+            instruments: Arc::clone(&self.instruments),
+        }))
     }
 
     async fn get_opts(
@@ -161,7 +165,18 @@ impl ObjectStore for Instrumented {
         prefix: Option<&ObjPath>,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let ins = Arc::clone(&self.instruments);
-        let inner = self.inner.list(prefix);
+        let pages = Arc::clone(&self.instruments);
+        // One request for the first page, one more for each further page of
+        // LIST_PAGE keys (what S3's ListObjectsV2 returns per request).
+        let inner = self.inner.list(prefix).enumerate().then(move |(i, item)| {
+            let pages = Arc::clone(&pages);
+            async move {
+                if i > 0 && i % LIST_PAGE == 0 {
+                    pages.enter("list").await?;
+                }
+                item
+            }
+        });
         futures::stream::once(async move { ins.enter("list").await })
             .flat_map(move |r| match r {
                 Ok(()) => futures::stream::empty().boxed(),
@@ -187,6 +202,38 @@ impl ObjectStore for Instrumented {
     ) -> object_store::Result<()> {
         self.instruments.enter("copy").await?;
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// Keys per page of a listing (S3's ListObjectsV2 returns up to 1,000 per request).
+const LIST_PAGE: usize = 1000;
+
+/// A multipart upload whose part uploads, completion and abort count as requests.
+#[derive(Debug)]
+struct CountedUpload {
+    inner: Box<dyn MultipartUpload>,
+    instruments: Arc<Instruments>,
+}
+
+#[async_trait]
+impl MultipartUpload for CountedUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        let part = self.inner.put_part(data);
+        let ins = Arc::clone(&self.instruments);
+        Box::pin(async move {
+            ins.enter("part").await?;
+            part.await
+        })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.instruments.enter("complete").await?;
+        self.inner.complete().await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.instruments.enter("abort").await?;
+        self.inner.abort().await
     }
 }
 

@@ -74,6 +74,39 @@ pub trait PartSource: SendOutsideWasm {
     fn next_part(&mut self) -> crate::Result<Option<Vec<u8>>>;
 }
 
+/// Takes the bytes of an object in pieces, in order, for
+/// [`WorkspaceStore::read_into`]: a large object read in bounded memory.
+pub trait PartSink: SendOutsideWasm {
+    /// The next piece.
+    fn take_part(&mut self, bytes: &[u8]) -> crate::Result<()>;
+}
+
+/// Largest piece the default [`WorkspaceStore::read_into`] reads at once.
+pub const READ_PIECE: u64 = 16 << 20;
+
+/// [`WorkspaceStore::read_into`] through [`WorkspaceStore::read_range`], [`READ_PIECE`]
+/// bytes at a time (its default, for overrides that fall back to it).
+pub async fn read_into_by_ranges<S: WorkspaceStore + ?Sized>(
+    store: &S,
+    path: &str,
+    offset: u64,
+    len: u64,
+    sink: &mut dyn PartSink,
+) -> crate::Result<u64> {
+    let mut n = 0;
+    while n < len {
+        let piece = store
+            .read_range(path, offset.saturating_add(n), READ_PIECE.min(len - n))
+            .await?;
+        if piece.is_empty() {
+            break;
+        }
+        n += piece.len() as u64;
+        sink.take_part(&piece)?;
+    }
+    Ok(n)
+}
+
 /// What a store call can fail with. Codes ([`StoreError::code`]) are stable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -188,6 +221,21 @@ pub trait WorkspaceStore: SendOutsideWasm + SyncOutsideWasm {
     /// large object piece by piece in bounded memory.
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>>;
 
+    /// Up to `len` bytes of the object at `path` from `offset` (fewer at its end),
+    /// handed to `sink` in order; returns how many. The default reads them with
+    /// [`WorkspaceStore::read_range`], [`READ_PIECE`] at a time; a backend that
+    /// streams a body (S3: one GET) overrides it, so a large object is one request
+    /// and never sits in memory whole.
+    async fn read_into(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+        sink: &mut dyn PartSink,
+    ) -> crate::Result<u64> {
+        read_into_by_ranges(self, path, offset, len, sink).await
+    }
+
     /// The size of the object at `path`, or `None`.
     async fn size(&self, path: &str) -> StoreResult<Option<u64>>;
 
@@ -259,6 +307,16 @@ impl<S: WorkspaceStore + ?Sized> WorkspaceStore for &S {
 
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> StoreResult<Vec<u8>> {
         (**self).read_range(path, offset, len).await
+    }
+
+    async fn read_into(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+        sink: &mut dyn PartSink,
+    ) -> crate::Result<u64> {
+        (**self).read_into(path, offset, len, sink).await
     }
 
     async fn size(&self, path: &str) -> StoreResult<Option<u64>> {

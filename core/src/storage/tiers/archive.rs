@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::layout::EntryKind;
 use crate::store::{Version, WorkspaceStore};
 
+/// Keys per bulk delete of the cleanup (S3's `DeleteObjects` takes up to 1,000).
+const DELETE_BATCH: usize = 1000;
+
 impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
     /// Moves an active space to the archived tier (see the module docs for the
     /// steps). Running it again after a crash finishes the job.
@@ -24,7 +27,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             // (only then: unarchives wait for the flag, so nothing new is being
             // uploaded there).
             if meta.cleanup_since_ms.is_some() {
-                report.transferred = self.finish_cleanup(id, &meta.epoch).await?;
+                report.transferred = self.finish_cleanup(id, &meta.epoch, &[]).await?;
             }
             report.action = "already archived".into();
             return Ok(report);
@@ -55,7 +58,8 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         let mut next = meta;
         next.tier = Tier::Archived;
         next.archive = Some(info.clone());
-        next.files = BTreeMap::new();
+        // Kept for the cleanup: the objects to delete, without listing them.
+        let indexed: Vec<String> = core::mem::take(&mut next.files).into_keys().collect();
         next.generation += 1;
         next.cleanup_since_ms = Some(self.host.now_ms());
         next.leftover_archive = None;
@@ -78,7 +82,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         }
         report.transferred = 1;
         report.bytes = info.size;
-        report.skipped = self.finish_cleanup(id, &next.epoch).await?;
+        report.skipped = self.finish_cleanup(id, &next.epoch, &indexed).await?;
         if let Some(old) = &leftover {
             self.delete_archive(id, old).await?;
         }
@@ -201,21 +205,44 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
     /// request) must never touch the epoch an unarchive made live meanwhile. Objects of
     /// other epochs (left by losing or killed unarchives) go once a day old, while the
     /// metadata still says archived.
-    pub async fn finish_cleanup(&self, id: &str, epoch: &str) -> Result<u64> {
+    ///
+    /// `indexed`: the files the archived index named (relative paths), deleted first
+    /// in bulk requests without listing them; one listing of `active/<id>/` then
+    /// finds the rest (files the index did not name, and a crashed run's leftovers),
+    /// and is short.
+    pub async fn finish_cleanup(&self, id: &str, epoch: &str, indexed: &[String]) -> Result<u64> {
         let prefix = if epoch.is_empty() {
             // Metadata from before epochs existed: the files sit right under the id.
             format!("active/{id}/")
         } else {
             format!("active/{id}/{epoch}/")
         };
-        let mut n = self.delete_prefix(&prefix).await?;
-        if let Some((mut m, v)) = self.read_metadata(id).await? {
-            if m.tier == Tier::Archived {
-                n += self
-                    .delete_old_objects(&format!("active/{id}/"), None)
-                    .await?;
-            }
-            if m.tier == Tier::Archived && m.cleanup_since_ms.is_some() {
+        for batch in indexed.chunks(DELETE_BATCH) {
+            let keys: Vec<String> = batch
+                .iter()
+                .map(|rel| Self::active_key(id, epoch, rel))
+                .collect();
+            self.store.delete_many(&keys).await?;
+        }
+        let mut n = indexed.len() as u64;
+        let listed = self.store.list(&format!("active/{id}/")).await?;
+        let archived = match self.read_metadata(id).await? {
+            Some((m, v)) if m.tier == Tier::Archived => Some((m, v)),
+            _ => None,
+        };
+        let cutoff = self.host.now_ms().saturating_sub(ORPHAN_AGE_MS);
+        let doomed: Vec<String> = listed
+            .into_iter()
+            .filter(|o| {
+                o.path.starts_with(&prefix)
+                    || (archived.is_some() && o.modified_ms.is_some_and(|m| m < cutoff))
+            })
+            .map(|o| o.path)
+            .collect();
+        self.store.delete_many(&doomed).await?;
+        n += doomed.len() as u64;
+        if let Some((mut m, v)) = archived {
+            if m.cleanup_since_ms.is_some() {
                 m.cleanup_since_ms = None;
                 match self.write_metadata(&m, Some(&v)).await {
                     Ok(()) | Err(Error::Conflict(_)) => {}
@@ -251,7 +278,7 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
     ) -> Result<(TierMetadata, Version)> {
         while let Some(since) = meta.cleanup_since_ms {
             if self.host.now_ms().saturating_sub(since) > CLEANUP_LEASE_MS {
-                self.finish_cleanup(id, &meta.epoch).await?;
+                self.finish_cleanup(id, &meta.epoch, &[]).await?;
             } else {
                 self.host.sleep_ms(50).await;
             }

@@ -17,7 +17,7 @@ use crate::entries::Listing;
 use crate::error::{Error, Result};
 use crate::ids::Sha256Hex;
 use crate::layout::EntryKind;
-use crate::store::{PartSource, Precondition, Version, WorkspaceStore};
+use crate::store::{PartSink, PartSource, Precondition, Version, WorkspaceStore};
 
 /// Objects up to this size are read whole, several at once.
 const SMALL: u64 = 4 << 20;
@@ -169,26 +169,13 @@ pub(crate) async fn download_archive<S: WorkspaceStore>(
     sha256: Option<&str>,
     area: &mut Box<dyn super::WorkArea>,
 ) -> Result<()> {
-    let mut hash = Sha256::new();
-    let mut offset = 0;
-    loop {
-        let part = store.read_range(key, offset, PART).await?;
-        if part.is_empty() {
-            break;
-        }
-        offset += part.len() as u64;
-        if offset > size {
-            break;
-        }
-        hash.update(&part);
-        area.append_archive(&part)?;
-    }
-    let got = Sha256Hex::from_digest(&hash.finalize());
-    if offset != size || sha256.is_some_and(|h| got.as_str() != h) {
-        // Nothing at all: deleted (by an unarchive that won, or never written).
-        if offset == 0 && store.size(key).await?.is_none() {
-            return Err(Error::NotFound(key.to_string()));
-        }
+    // One byte more than expected: a longer object shows.
+    let mut sink = Hashed::to_area(size, area.as_mut(), None);
+    let n = store
+        .read_into(key, 0, size.saturating_add(1), &mut sink)
+        .await?;
+    let got = sink.digest();
+    if n != size || sha256.is_some_and(|h| got.as_str() != h) {
         return Err(mismatch(key, sha256.unwrap_or(""), &got));
     }
     Ok(())
@@ -221,27 +208,22 @@ pub(crate) async fn verify_upload<S: WorkspaceStore>(
     key: &str,
     size: u64,
 ) -> Result<Sha256Hex> {
-    // What the area holds, and what the store gives back, hashed part by part.
     let mut local = Sha256::new();
-    let mut remote = Sha256::new();
     let mut offset = 0;
     while offset < size {
         let len = PART.min(size - offset);
         local.update(area.read_archive(offset, len)?);
-        let back = store.read_range(key, offset, len).await?;
-        if back.len() as u64 != len {
-            return Err(Error::Conflict(alloc::format!(
-                "{key} is not what was uploaded"
-            )));
-        }
-        remote.update(&back);
         offset += len;
     }
-    let (local, remote) = (
-        Sha256Hex::from_digest(&local.finalize()),
-        Sha256Hex::from_digest(&remote.finalize()),
-    );
-    if local != remote || store.size(key).await? != Some(size) {
+    let local = Sha256Hex::from_digest(&local.finalize());
+    // What the store gives back, in one read where it streams; one byte more than
+    // uploaded, so a longer object shows.
+    let mut remote = Hashed::only(size);
+    let n = store
+        .read_into(key, 0, size.saturating_add(1), &mut remote)
+        .await?;
+    let remote = remote.digest();
+    if n != size || local != remote {
         return Err(mismatch(key, local.as_str(), &remote));
     }
     Ok(local)
@@ -298,22 +280,14 @@ pub(crate) async fn download_plain<S: WorkspaceStore>(
     size: u64,
     area: &mut Box<dyn super::WorkArea>,
 ) -> Result<Sha256Hex> {
-    let mut hash = Sha256::new();
-    let mut offset = 0;
-    while offset < size {
-        let len = PART.min(size - offset);
-        let part = store.read_range(key, offset, len).await?;
-        if part.len() as u64 != len {
-            return Err(Error::NotFound(key.to_string()));
-        }
-        hash.update(&part);
-        area.append_plain(path, &part)?;
-        offset += len;
-    }
     if size == 0 {
         area.append_plain(path, &[])?;
     }
-    Ok(Sha256Hex::from_digest(&hash.finalize()))
+    let mut sink = Hashed::to_area(size, area.as_mut(), Some(path));
+    if store.read_into(key, 0, size, &mut sink).await? != size {
+        return Err(Error::NotFound(key.to_string()));
+    }
+    Ok(sink.digest())
 }
 
 /// The SHA-256 of the object at `key`, read in parts; `None` if there is none.
@@ -324,17 +298,60 @@ pub(crate) async fn hash_object<S: WorkspaceStore>(
     let Some(size) = store.size(key).await? else {
         return Ok(None);
     };
-    let mut hash = Sha256::new();
-    let mut offset = 0;
-    while offset < size {
-        let part = store
-            .read_range(key, offset, PART.min(size - offset))
-            .await?;
-        if part.is_empty() {
-            break;
+    let mut sink = Hashed::only(size);
+    let n = store.read_into(key, 0, size, &mut sink).await?;
+    Ok(Some((n, sink.digest())))
+}
+
+/// Hashes the bytes of an object as they are read, and hands them to a work area
+/// (the archive, or plain file `plain`), up to `limit` bytes; counts them all.
+struct Hashed<'a> {
+    hash: Sha256,
+    taken: u64,
+    limit: u64,
+    area: Option<&'a mut dyn super::WorkArea>,
+    plain: Option<&'a str>,
+}
+
+impl<'a> Hashed<'a> {
+    /// Hashes only.
+    fn only(limit: u64) -> Self {
+        Hashed {
+            hash: Sha256::new(),
+            taken: 0,
+            limit,
+            area: None,
+            plain: None,
         }
-        offset += part.len() as u64;
-        hash.update(&part);
     }
-    Ok(Some((offset, Sha256Hex::from_digest(&hash.finalize()))))
+
+    /// Hashes and appends to `area`: its archive, or its plain file `plain`.
+    fn to_area(limit: u64, area: &'a mut dyn super::WorkArea, plain: Option<&'a str>) -> Self {
+        Hashed {
+            area: Some(area),
+            plain,
+            ..Hashed::only(limit)
+        }
+    }
+
+    fn digest(self) -> Sha256Hex {
+        Sha256Hex::from_digest(&self.hash.finalize())
+    }
+}
+
+impl PartSink for Hashed<'_> {
+    fn take_part(&mut self, bytes: &[u8]) -> Result<()> {
+        let room = usize::try_from(self.limit.saturating_sub(self.taken)).unwrap_or(usize::MAX);
+        let keep = &bytes[..bytes.len().min(room)];
+        self.taken += bytes.len() as u64;
+        if keep.is_empty() {
+            return Ok(());
+        }
+        self.hash.update(keep);
+        match (self.area.as_deref_mut(), self.plain) {
+            (Some(a), Some(p)) => a.append_plain(p, keep),
+            (Some(a), None) => a.append_archive(keep),
+            (None, _) => Ok(()),
+        }
+    }
 }
