@@ -11,7 +11,7 @@ use super::{CLEANUP_LEASE_MS, ORPHAN_AGE_MS};
 use crate::entries::Listing;
 use crate::error::{Error, Result};
 use crate::layout::EntryKind;
-use crate::store::{Version, WorkspaceStore};
+use crate::store::{ObjectInfo, Version, WorkspaceStore};
 
 /// Keys per bulk delete of the cleanup (S3's `DeleteObjects` takes up to 1,000).
 const DELETE_BATCH: usize = 1000;
@@ -230,13 +230,10 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
             Some((m, v)) if m.tier == Tier::Archived => Some((m, v)),
             _ => None,
         };
-        let cutoff = self.host.now_ms().saturating_sub(ORPHAN_AGE_MS);
+        let orphan = self.orphan_rule();
         let doomed: Vec<String> = listed
             .into_iter()
-            .filter(|o| {
-                o.path.starts_with(&prefix)
-                    || (archived.is_some() && o.modified_ms.is_some_and(|m| m < cutoff))
-            })
+            .filter(|o| o.path.starts_with(&prefix) || (archived.is_some() && orphan(o)))
             .map(|o| o.path)
             .collect();
         self.store.delete_many(&doomed).await?;
@@ -253,17 +250,24 @@ impl<S: WorkspaceStore, H: TierHost> Tiers<S, H> {
         Ok(n)
     }
 
+    /// Whether a listed object is old enough ([`ORPHAN_AGE_MS`]) to be taken for what a
+    /// killed or losing run left, as of now. An object whose store gives no time is not.
+    fn orphan_rule(&self) -> impl Fn(&ObjectInfo) -> bool {
+        let cutoff = self.host.now_ms().saturating_sub(ORPHAN_AGE_MS);
+        move |o| o.modified_ms.is_some_and(|m| m < cutoff)
+    }
+
     /// Deletes the objects under `prefix` older than [`ORPHAN_AGE_MS`], except `keep`:
     /// what killed or losing runs left, which nothing names. An object whose store
     /// gives no time is kept.
     pub(super) async fn delete_old_objects(&self, prefix: &str, keep: Option<&str>) -> Result<u64> {
-        let cutoff = self.host.now_ms().saturating_sub(ORPHAN_AGE_MS);
+        let orphan = self.orphan_rule();
         let old: Vec<String> = self
             .store
             .list(prefix)
             .await?
             .into_iter()
-            .filter(|o| Some(o.path.as_str()) != keep && o.modified_ms.is_some_and(|m| m < cutoff))
+            .filter(|o| Some(o.path.as_str()) != keep && orphan(o))
             .map(|o| o.path)
             .collect();
         self.store.delete_many(&old).await?;
