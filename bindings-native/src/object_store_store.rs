@@ -82,14 +82,6 @@ fn version(e_tag: Option<String>, v: Option<String>) -> Version {
     ))
 }
 
-/// A GET of `len` bytes from `offset` (the store clamps the end to the object's).
-fn bounded(offset: u64, len: u64) -> GetOptions {
-    GetOptions {
-        range: Some(GetRange::Bounded(offset..offset.saturating_add(len))),
-        ..GetOptions::default()
-    }
-}
-
 fn update_version(v: &Version) -> UpdateVersion {
     let (e_tag, version) = v.0.split_once('\n').unwrap_or((&v.0, ""));
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -106,6 +98,30 @@ fn err<'a>(op: &'static str, path: &'a str) -> impl FnOnce(object_store::Error) 
             StoreError::PreconditionFailed(path.to_string())
         }
         e => StoreError::backend(op, path, e),
+    }
+}
+
+impl ObjectWorkspaceStore {
+    /// One GET of `len` bytes from `offset` (the store clamps the end to the
+    /// object's): most reads lie inside the object. `None` when the store refuses
+    /// the range (S3 answers 416 for a read at or past the end, or of an empty
+    /// object); [`StoreError::NotFound`] when there is no object.
+    async fn get_bounded(
+        &self,
+        key: &ObjPath,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<Option<object_store::GetResult>> {
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(offset..offset.saturating_add(len))),
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(key, opts).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e @ object_store::Error::NotFound { .. }) => Err(err("read", path)(e)),
+            Err(_) => Ok(None),
+        }
     }
 }
 
@@ -155,14 +171,10 @@ impl WorkspaceStore for ObjectWorkspaceStore {
         if len == 0 {
             return Ok(Vec::new());
         }
-        // Most reads lie inside the object: one ranged GET (the end is clamped to the
-        // object's). A read at or past the end, or of an empty object, is refused by
-        // S3 (416): then the size is asked first.
-        match self.store.get_opts(&key, bounded(offset, len)).await {
-            Ok(r) => return Ok(r.bytes().await.map_err(err("read", path))?.to_vec()),
-            Err(e @ object_store::Error::NotFound { .. }) => return Err(err("read", path)(e)),
-            Err(_) => {}
+        if let Some(r) = self.get_bounded(&key, path, offset, len).await? {
+            return Ok(r.bytes().await.map_err(err("read", path))?.to_vec());
         }
+        // Refused: the size first.
         let size = self.store.head(&key).await.map_err(err("read", path))?.size;
         let start = offset.min(size);
         let end = offset.saturating_add(len).min(size);
@@ -192,13 +204,9 @@ impl WorkspaceStore for ObjectWorkspaceStore {
         if len == 0 {
             return Ok(0);
         }
-        let r = match self.store.get_opts(&key, bounded(offset, len)).await {
-            Ok(r) => r,
-            Err(e @ object_store::Error::NotFound { .. }) => {
-                return Err(err("read", path)(e).into())
-            }
-            // At or past the end, or an empty object: piece by piece, size first.
-            Err(_) => return read_into_by_ranges(self, path, offset, len, sink).await,
+        let Some(r) = self.get_bounded(&key, path, offset, len).await? else {
+            // Refused: piece by piece, size first.
+            return read_into_by_ranges(self, path, offset, len, sink).await;
         };
         // One GET, its body handed on as it arrives.
         let mut body = r.into_stream();
