@@ -69,6 +69,7 @@ sila_store_error! {
     NotFound: "Something asked for that does not exist (a path, a file, a tree).",
     AlreadyExists: "A destination exists and `force` was not given.",
     Conflict: "Another writer changed the workspace meanwhile; nothing of this call was kept half-done: run it again.",
+    Cancelled: "The caller cancelled the call; nothing it was writing was kept.",
     Secrets: "The `secrets` file does not decrypt.",
     InvalidArgument: "An argument this call cannot take (an op Sila could not read back, a write to an archive file).",
     Io: "Reading or writing the filesystem failed.",

@@ -107,6 +107,10 @@ pub enum Error {
     /// operation changed nothing and can be retried.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller cancelled the work (an `AbortSignal`); nothing it was writing was
+    /// kept.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
     /// Bad argument from the caller (e.g. a malformed date).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -147,6 +151,7 @@ impl Error {
             Error::InvalidArgument(_) => "InvalidArgument",
             Error::Backend(_) => "Backend",
             Error::Conflict(_) => "Conflict",
+            Error::Cancelled(_) => "Cancelled",
             #[cfg(feature = "std")]
             Error::Io { .. } => "Io",
             #[cfg(feature = "sqlite")]

@@ -35,6 +35,8 @@ pub mod memory;
 #[cfg(feature = "std")]
 pub mod model;
 #[cfg(feature = "std")]
+pub mod random_access;
+#[cfg(feature = "std")]
 pub mod storage;
 #[cfg(feature = "std")]
 pub mod store;

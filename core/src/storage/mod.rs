@@ -76,11 +76,15 @@ pub trait WorkspaceStorage {
 pub mod archive_read;
 mod space;
 mod space_archive;
+#[cfg(all(feature = "sqlite", feature = "zip"))]
+mod space_files;
 mod sync;
 pub mod tiers;
 #[cfg(feature = "sqlite")]
 pub use archive_read::{query_archive, ArchiveQuery};
 pub use space::SpaceStorage;
 pub use space_archive::{ArchiveReport, ARCHIVE_PATH};
+#[cfg(all(feature = "sqlite", feature = "zip"))]
+pub use space_files::Work;
 pub use sync::missing_for_client;
 pub use tiers::Tiers;

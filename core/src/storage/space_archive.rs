@@ -73,7 +73,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     }
 
     /// Every plain file: path and size.
-    async fn plain_files(&self) -> Result<BTreeMap<String, Option<u64>>> {
+    pub(super) async fn plain_files(&self) -> Result<BTreeMap<String, Option<u64>>> {
         Ok(self
             .store
             .list("")
@@ -228,7 +228,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
     }
 
     /// The size of `path`: as listed, or asked for when the listing has none.
-    async fn size_of(&self, path: &str, listed: Option<u64>) -> Result<Option<u64>> {
+    pub(super) async fn size_of(&self, path: &str, listed: Option<u64>) -> Result<Option<u64>> {
         match listed {
             Some(s) => Ok(Some(s)),
             None => Ok(self.store.size(path).await?),

@@ -80,6 +80,8 @@ impl<T> Ctx<T> for Option<T> {
 }
 
 pub mod space_archive;
+pub mod space_files;
+pub use space_files::space_export_import;
 pub mod tiers;
 pub use space_archive::{space_archive_crash_at_every_call, space_archive_reads_by_range};
 pub mod tricky;
@@ -526,7 +528,8 @@ where
         bad_batch_stores_nothing,
         files,
         values_as_javascript_writes_them,
-        store_contract
+        store_contract,
+        space_export_import
     );
     out
 }
@@ -606,7 +609,7 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@tests #[$attr] $make, $oracle;
             placement, dedup_across_days, never_glues_lines, day_ranges,
             bad_batch_stores_nothing, files, values_as_javascript_writes_them,
-            store_contract);
+            store_contract, space_export_import);
     };
     (@tests #[$attr:meta] $make:expr, $oracle:expr; $($check:ident),*) => {
         $(

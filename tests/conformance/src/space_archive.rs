@@ -13,7 +13,9 @@ use super::tiers::{futures_join3, Faulty, Interleaved};
 use super::{day, incompressible, lines, mv, set, tree, Checked, Ctx, TREE};
 
 /// Every object of the store, by path.
-async fn snapshot<S: WorkspaceStore>(store: &S) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub(crate) async fn snapshot<S: WorkspaceStore>(
+    store: &S,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut out = BTreeMap::new();
     for o in store.list("").await.ctx("list")? {
         let (b, _) = store.read(&o.path).await.ctx("read")?.ctx(&o.path)?;
@@ -23,7 +25,7 @@ async fn snapshot<S: WorkspaceStore>(store: &S) -> Result<BTreeMap<String, Vec<u
 }
 
 /// `space-v1/space.json` naming the test tree as the space.
-async fn write_space_json<S: WorkspaceStore>(store: &S) -> Checked {
+pub(crate) async fn write_space_json<S: WorkspaceStore>(store: &S) -> Checked {
     store
         .write(
             "space-v1/space.json",

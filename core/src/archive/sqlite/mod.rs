@@ -49,11 +49,14 @@ use rusqlite::ErrorCode;
 use crate::error::{Error, Result};
 
 mod blocks;
+mod file_vfs;
 mod guard;
 pub mod ranges;
 mod sink;
 mod source;
+mod vfs;
 
+pub use file_vfs::FileDb;
 pub use guard::{harden, open_untrusted, MAX_VALUE};
 pub use sink::SqliteSink;
 pub use source::SqliteSource;

@@ -15,13 +15,13 @@
 //! like any archive from elsewhere.
 
 use std::collections::BTreeMap;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rusqlite::{ffi, Connection, OpenFlags};
 
-use super::{harden, SqlExt, FORMAT};
+use super::{harden, vfs, SqlExt, FORMAT};
 use crate::error::{Error, Result};
 
 /// Bytes of one cached block.
@@ -204,41 +204,14 @@ struct VfsFile {
     file: *const RangeFile,
 }
 
-/// Registers the VFS once per process (SQLite keeps the pointer: it is leaked).
+/// Registers the VFS once per process.
 fn register() -> Result<()> {
-    static DONE: OnceLock<core::result::Result<(), c_int>> = OnceLock::new();
-    let rc = *DONE.get_or_init(|| {
-        // SAFETY: sqlite3_vfs_find(NULL) returns the default VFS (SQLite initialises
-        // itself first), which lives as long as the process. Ours copies it (time,
-        // randomness, sleep and its app data stay the default's) and replaces only the
-        // calls that name files.
-        unsafe {
-            let default = ffi::sqlite3_vfs_find(core::ptr::null());
-            if default.is_null() {
-                return Err(ffi::SQLITE_ERROR);
-            }
-            let mut vfs: ffi::sqlite3_vfs = *default;
-            vfs.szOsFile = core::mem::size_of::<VfsFile>() as c_int;
-            vfs.pNext = core::ptr::null_mut();
-            vfs.zName = VFS.as_ptr();
-            vfs.xOpen = Some(x_open);
-            vfs.xDelete = Some(x_delete);
-            vfs.xAccess = Some(x_access);
-            vfs.xFullPathname = Some(x_full_pathname);
-            let rc = ffi::sqlite3_vfs_register(Box::into_raw(Box::new(vfs)), 0);
-            if rc == ffi::SQLITE_OK {
-                Ok(())
-            } else {
-                Err(rc)
-            }
-        }
-    });
-    rc.map_err(|rc| {
-        Error::Sqlite(rusqlite::Error::SqliteFailure(
-            ffi::Error::new(rc),
-            Some("registering the range-read VFS".into()),
-        ))
+    static DONE: OnceLock<core::result::Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        vfs::register(VFS, core::mem::size_of::<VfsFile>(), x_open).map_err(|e| e.to_string())
     })
+    .clone()
+    .map_err(Error::Backend)
 }
 
 static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
@@ -249,11 +222,11 @@ static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xTruncate: Some(x_truncate),
     xSync: Some(x_sync),
     xFileSize: Some(x_file_size),
-    xLock: Some(x_lock),
-    xUnlock: Some(x_lock),
-    xCheckReservedLock: Some(x_check_reserved_lock),
-    xFileControl: Some(x_file_control),
-    xSectorSize: Some(x_sector_size),
+    xLock: Some(vfs::x_lock),
+    xUnlock: Some(vfs::x_lock),
+    xCheckReservedLock: Some(vfs::x_check_reserved_lock),
+    xFileControl: Some(vfs::x_file_control),
+    xSectorSize: Some(vfs::x_sector_size),
     xDeviceCharacteristics: Some(x_device_characteristics),
     xShmMap: None,
     xShmLock: None,
@@ -294,39 +267,6 @@ unsafe extern "C" fn x_open(
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn x_delete(_: *mut ffi::sqlite3_vfs, _: *const c_char, _: c_int) -> c_int {
-    ffi::SQLITE_IOERR_DELETE
-}
-
-unsafe extern "C" fn x_access(
-    _: *mut ffi::sqlite3_vfs,
-    _: *const c_char,
-    _: c_int,
-    out: *mut c_int,
-) -> c_int {
-    // No journal, WAL or other file exists beside an immutable archive.
-    // SAFETY: SQLite passes a valid out pointer.
-    unsafe { *out = 0 };
-    ffi::SQLITE_OK
-}
-
-unsafe extern "C" fn x_full_pathname(
-    _: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    n_out: c_int,
-    out: *mut c_char,
-) -> c_int {
-    // SAFETY: `name` is NUL-terminated; `out` has room for `n_out` bytes.
-    unsafe {
-        let bytes = CStr::from_ptr(name).to_bytes_with_nul();
-        if bytes.len() > usize::try_from(n_out).unwrap_or(0) {
-            return ffi::SQLITE_CANTOPEN;
-        }
-        core::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), out, bytes.len());
-    }
-    ffi::SQLITE_OK
-}
-
 /// The archive behind an open VFS file.
 unsafe fn range<'a>(file: *mut ffi::sqlite3_file) -> &'a RangeFile {
     // SAFETY: set by x_open, valid until x_close.
@@ -349,7 +289,7 @@ unsafe extern "C" fn x_read(
     amount: c_int,
     offset: ffi::sqlite3_int64,
 ) -> c_int {
-    let (Ok(len), Ok(offset)) = (usize::try_from(amount), u64::try_from(offset)) else {
+    let Some((len, offset)) = vfs::span(amount, offset) else {
         return ffi::SQLITE_IOERR_READ;
     };
     // SAFETY: SQLite hands a buffer of `amount` bytes.
@@ -385,24 +325,6 @@ unsafe extern "C" fn x_file_size(
     // SAFETY: a valid out pointer from SQLite.
     unsafe { *out = i64::try_from(range(file).size).unwrap_or(i64::MAX) };
     ffi::SQLITE_OK
-}
-
-unsafe extern "C" fn x_lock(_: *mut ffi::sqlite3_file, _: c_int) -> c_int {
-    ffi::SQLITE_OK
-}
-
-unsafe extern "C" fn x_check_reserved_lock(_: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    // SAFETY: a valid out pointer from SQLite.
-    unsafe { *out = 0 };
-    ffi::SQLITE_OK
-}
-
-unsafe extern "C" fn x_file_control(_: *mut ffi::sqlite3_file, _: c_int, _: *mut c_void) -> c_int {
-    ffi::SQLITE_NOTFOUND
-}
-
-unsafe extern "C" fn x_sector_size(_: *mut ffi::sqlite3_file) -> c_int {
-    4096
 }
 
 unsafe extern "C" fn x_device_characteristics(_: *mut ffi::sqlite3_file) -> c_int {
