@@ -108,7 +108,47 @@ export class WorkspaceStorage {
   verify(opts?: ProgressOptions): Promise<VerifyReport>;
   info(): Promise<WorkspaceInfo>;
   export(to?: 'zip' | 'sqlite', opts?: ProgressOptions): Promise<Uint8Array>;
+  /** Writes the workspace as an archive into an empty file, a file at a time (bounded memory), then reads it back. */
+  exportTo(file: SyncFile, to?: 'zip' | 'sqlite', opts?: WorkOptions): Promise<FileSummary>;
+  /** Writes the workspace of the archive in `file` into this (empty) store, a file at a time; replaces nothing. */
+  importFrom(file: SyncFile, opts?: WorkOptions): Promise<FileSummary>;
 }
+
+/** A file read and written in place, synchronously: the shape of the browser's
+ * `FileSystemSyncAccessHandle` (OPFS, in a worker); `NodeFile` and `blobFile` give it too.
+ * `write`, `truncate` and `flush` are needed only to write. */
+export interface SyncFile {
+  read(buffer: Uint8Array, opts?: { at?: number }): number;
+  write?(buffer: Uint8Array, opts?: { at?: number }): number;
+  getSize(): number;
+  truncate?(size: number): void;
+  flush?(): void;
+}
+export interface WorkOptions extends ProgressOptions { signal?: AbortSignal }
+export interface FileSummary { files: number; bytes: number }
+/** Converts the archive in `src` to `to` in the empty file `dst`, verified; synchronous (use a worker for big files). */
+export function convertFile(src: SyncFile, dst: SyncFile, to: 'sqlite' | 'zip', opts?: WorkOptions): FileSummary;
+export function verifyFile(file: SyncFile, opts?: ProgressOptions): VerifyReport;
+export function infoFile(file: SyncFile): WorkspaceInfo;
+export function getOperationsFromFile(file: SyncFile, treeId: string, range?: DayRange): Operation[];
+/** One CAS file from a SQLite archive in a file, reading only its pages. */
+export function getFileFromArchive(file: SyncFile, sha256: string): Uint8Array;
+/** A read-only SyncFile over a Blob or File (workers only: FileReaderSync). */
+export function blobFile(blob: Blob): SyncFile;
+/** Node only (throws in the browser entry): a file on disk as a SyncFile. */
+export class NodeFile implements SyncFile {
+  static open(path: string): NodeFile;
+  static create(path: string): NodeFile;
+  readonly path: string;
+  read(buffer: Uint8Array, opts?: { at?: number }): number;
+  write(buffer: Uint8Array, opts?: { at?: number }): number;
+  getSize(): number;
+  truncate(size: number): void;
+  flush(): void;
+  close(): void;
+}
+/** Node only: creates `path` through `fill(file)`; it appears only complete, never over an existing file. */
+export function createFile<T>(path: string, fill: (file: NodeFile) => T | Promise<T>): Promise<T>;
 
 export class MemoryStore implements Store {
   constructor(files?: WorkspaceFile[]);

@@ -51,6 +51,15 @@ export function bytesOf(x, what) {
   throw new SilaStoreError('InvalidArgument', `${what} must be a Uint8Array`);
 }
 
+/** `isCancelled()` for the engine from `opts.signal` (an AbortSignal); throws
+ * `Cancelled` if it is already aborted. */
+export function cancelOf(opts) {
+  const signal = opts?.signal;
+  if (!signal) return undefined;
+  if (signal.aborted) throw new SilaStoreError('Cancelled', 'cancelled: stopped by the caller');
+  return () => signal.aborted;
+}
+
 export const progressOf = (opts) => (opts && typeof opts.onProgress === 'function' ? opts.onProgress : undefined);
 
 export const today = () => wasm.dayOf(Date.now());

@@ -9,6 +9,7 @@ import {
   call,
   bytesOf,
   progressOf,
+  cancelOf,
   te,
   td,
   today,
@@ -17,6 +18,7 @@ import {
 
 export { ARCHIVE_PATH, SilaStoreError };
 export * from './indexeddb.js';
+export * from './files.js';
 
 /** The exact text of `sila.md` that Sila writes (SILA-FORMAT.md §3.3). */
 export const SILA_MD =
@@ -435,6 +437,24 @@ export class WorkspaceStorage {
   /** Space id, trees, ops and files (see `info`). */
   async info() {
     return info(await this.snapshot());
+  }
+
+  /** Writes the workspace (plain files) as an archive `to` (`'zip'` or `'sqlite'`)
+   * into `file` (an empty FileSystemSyncAccessHandle or NodeFile), a file at a time,
+   * then reads it back: memory holds one file of the workspace, never all of it.
+   * `opts`: `onProgress`, `signal` (an AbortSignal, checked before each file).
+   * Resolves to `{files, bytes}`. */
+  async exportTo(file, to = 'zip', opts) {
+    return engineCall(() => this.engine.exportTo(file, to, progressOf(opts), cancelOf(opts)));
+  }
+
+  /** Writes the workspace of the archive in `file` (SQLite or ZIP) into this store
+   * as plain files, a file at a time, and reads them back. Nothing is replaced: the
+   * store must be empty (or hold what an interrupted import of this archive wrote,
+   * which this call completes); on failure or abort, what it wrote is removed.
+   * Resolves to `{files, bytes}`. */
+  async importFrom(file, opts) {
+    return engineCall(() => this.engine.importFrom(file, progressOf(opts), cancelOf(opts)));
   }
 
   /** The workspace as one archive: `'zip'` or `'sqlite'` bytes. */

@@ -7,3 +7,4 @@ initSync({ module: readFileSync(new URL('./wasm/sila_store_wasm_bg.wasm', import
 
 export * from './lib.js';
 export { NodeFsStore } from './node-fs-store.js';
+export { NodeFile, createFile } from './node-file.js';

@@ -12,3 +12,15 @@ export class NodeFsStore {
     throw new Error('NodeFsStore works in Node only; in the browser use OpfsStore or IndexedDbStore');
   }
 }
+
+/** Node's files are not available in the browser. */
+export class NodeFile {
+  constructor() {
+    throw new Error('NodeFile works in Node only; in the browser use an OPFS FileSystemSyncAccessHandle (in a worker) or blobFile(blob)');
+  }
+}
+
+/** Node's files are not available in the browser. */
+export function createFile() {
+  throw new Error('createFile works in Node only; in the browser use an OPFS FileSystemSyncAccessHandle (in a worker)');
+}

@@ -158,6 +158,54 @@ impl SpaceEngine {
         })
     }
 
+    /// Writes the workspace (plain files) as an archive `to` (`"sqlite"` or `"zip"`)
+    /// into `file` (a `FileSystemSyncAccessHandle`, a `NodeFile`; it must be empty), a
+    /// file at a time, then reads it back. `isCancelled()` is asked before each file.
+    /// Resolves to `{files, bytes}`.
+    #[wasm_bindgen(js_name = exportTo)]
+    pub fn export_to(
+        &self,
+        file: JsValue,
+        to: String,
+        on_progress: Option<js_sys::Function>,
+        is_cancelled: Option<js_sys::Function>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let file = crate::files::file_of(file)?;
+            let listing = crate::files::with_work(&on_progress, &is_cancelled, async |work| {
+                inner.export_to(file, &to, work).await
+            })
+            .await
+            .map_err(js_err)?;
+            crate::files::summary(&listing)
+        })
+    }
+
+    /// Writes the workspace of the archive in `file` (SQLite or ZIP) into the store
+    /// as plain files, a file at a time, and reads them back. Nothing in the store is
+    /// replaced (it must be empty, or hold what an interrupted import of this archive
+    /// wrote); on failure or cancel, what this call wrote is removed. Resolves to
+    /// `{files, bytes}`.
+    #[wasm_bindgen(js_name = importFrom)]
+    pub fn import_from(
+        &self,
+        file: JsValue,
+        on_progress: Option<js_sys::Function>,
+        is_cancelled: Option<js_sys::Function>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let file = crate::files::file_of(file)?;
+            let listing = crate::files::with_work(&on_progress, &is_cancelled, async |work| {
+                inner.import_from(file, work).await
+            })
+            .await
+            .map_err(js_err)?;
+            crate::files::summary(&listing)
+        })
+    }
+
     /// Unarchives the workspace (crash-safe: a rerun finishes the job); resolves to
     /// `{action, files, bytes}`.
     pub fn unarchive(&self, on_progress: Option<js_sys::Function>) -> Promise {

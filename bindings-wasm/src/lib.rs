@@ -34,6 +34,10 @@ mod dexie;
 #[cfg(target_arch = "wasm32")]
 mod engine;
 #[cfg(target_arch = "wasm32")]
+mod files;
+#[cfg(target_arch = "wasm32")]
+mod js_file;
+#[cfg(target_arch = "wasm32")]
 mod js_store;
 mod model;
 #[cfg(target_arch = "wasm32")]
@@ -200,7 +204,7 @@ impl Input {
 }
 
 /// Calls the optional JS `onProgress({done, total, phase})`; its errors are ignored.
-fn progress_fn(cb: &Option<Function>) -> impl FnMut(Progress<'_>) + '_ {
+pub(crate) fn progress_fn(cb: &Option<Function>) -> impl FnMut(Progress<'_>) + '_ {
     move |p: Progress<'_>| {
         if let Some(cb) = cb {
             let o = Object::new();
