@@ -42,6 +42,8 @@ export type StateVector = Record<string, [number, number][]>;
 export const SILA_MD: string;
 export const ARCHIVE_PATH: string;
 export function version(): string;
+/** Bytes of the package's WebAssembly memory (it never shrinks: the peak). */
+export function wasmMemoryBytes(): number;
 export function detectFormat(workspace: Workspace): Format | 'unknown';
 export function zipToSqlite(zip: Uint8Array, opts?: ProgressOptions): Uint8Array;
 export function sqliteToZip(db: Uint8Array, opts?: ProgressOptions): Uint8Array;

@@ -29,6 +29,12 @@ export function version() {
   return wasm.version();
 }
 
+/** Bytes of the package's WebAssembly memory: it grows and never shrinks, so this is
+ * the most it has held. */
+export function wasmMemoryBytes() {
+  return wasm.memoryBytes();
+}
+
 /** `'sqlite'`, `'zip'`, `'plain'` (an array of `{path, bytes}`) or `'unknown'`. */
 export function detectFormat(workspace) {
   return wasm.detectFormat(workspace);
@@ -220,11 +226,31 @@ export class OpfsStore {
     const root = await navigator.storage.getDirectory();
     await root.removeEntry(name, { recursive: true });
   }
+  // Directory handles by path: a workspace has a few hundred folders and every call
+  // would otherwise walk them from the root, one async call per level. The store never
+  // removes a folder, so a handle stays valid while the store's own folder exists.
+  #dirs = new Map();
   async #dirOf(path, create) {
     const parts = path.split('/');
+    const name = parts.pop();
     let d = this.dir;
-    for (const p of parts.slice(0, -1)) d = await d.getDirectoryHandle(p, { create });
-    return [d, parts[parts.length - 1]];
+    let at = '';
+    for (const p of parts) {
+      at = at ? `${at}/${p}` : p;
+      const known = this.#dirs.get(at);
+      if (known) {
+        d = known;
+        continue;
+      }
+      d = await d.getDirectoryHandle(p, { create });
+      this.#dirs.set(at, d);
+    }
+    return [d, name];
+  }
+  /** `f(dir, name)` for `path`. */
+  async #at(path, create, f) {
+    const [d, name] = await this.#dirOf(path, create);
+    return f(d, name);
   }
   async list(prefix = '') {
     const out = [];
@@ -250,8 +276,7 @@ export class OpfsStore {
   }
   async size(path) {
     try {
-      const [d, name] = await this.#dirOf(path, false);
-      return (await (await d.getFileHandle(name)).getFile()).size;
+      return await this.#at(path, false, async (d, name) => (await (await d.getFileHandle(name)).getFile()).size);
     } catch (e) {
       if (e?.name === 'NotFoundError' || e?.name === 'TypeMismatchError') return null;
       throw e;
@@ -259,8 +284,7 @@ export class OpfsStore {
   }
   async append(path, bytes) {
     checkPath(path);
-    const [d, name] = await this.#dirOf(path, true);
-    const h = await d.getFileHandle(name, { create: true });
+    const h = await this.#at(path, true, (d, name) => d.getFileHandle(name, { create: true }));
     const size = (await h.getFile()).size;
     const w = await h.createWritable({ keepExistingData: true });
     try {
@@ -273,8 +297,7 @@ export class OpfsStore {
   }
   async read(path) {
     try {
-      const [d, name] = await this.#dirOf(path, false);
-      const f = await (await d.getFileHandle(name)).getFile();
+      const f = await this.#at(path, false, async (d, name) => (await d.getFileHandle(name)).getFile());
       return new Uint8Array(await f.arrayBuffer());
     } catch (e) {
       if (e?.name === 'NotFoundError' || e?.name === 'TypeMismatchError') return null;
@@ -283,8 +306,7 @@ export class OpfsStore {
   }
   async write(path, bytes) {
     checkPath(path);
-    const [d, name] = await this.#dirOf(path, true);
-    const h = await d.getFileHandle(name, { create: true });
+    const h = await this.#at(path, true, (d, name) => d.getFileHandle(name, { create: true }));
     const w = await h.createWritable({ keepExistingData: false });
     try {
       await w.write(bytesOf(bytes, path));
@@ -296,8 +318,7 @@ export class OpfsStore {
   }
   async remove(path) {
     try {
-      const [d, name] = await this.#dirOf(path, false);
-      await d.removeEntry(name);
+      await this.#at(path, false, (d, name) => d.removeEntry(name));
     } catch (e) {
       if (e?.name !== 'NotFoundError') throw e;
     }

@@ -70,6 +70,20 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// Bytes of this module's WebAssembly memory now. It grows and never shrinks, so this
+/// is also the most it has held.
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as f64) * 65536.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
+}
+
 /// A core error as a JavaScript `Error` with a stable `code`.
 pub(crate) fn js_err(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());

@@ -161,6 +161,73 @@ impl<F: RandomAccess> Seek for FileCursor<F> {
     }
 }
 
+/// A [`RandomAccess`] file read as `Read + Seek` through a window of `capacity` bytes
+/// that survives seeks landing inside it: a ZIP reader seeks to every entry, and the
+/// next entry usually starts where the last one ended, in the window already read (a
+/// `BufReader` would drop its buffer at each seek and read it again).
+#[derive(Debug)]
+pub struct FileReader<F> {
+    file: F,
+    window: Vec<u8>,
+    /// Where the window starts in the file.
+    start: u64,
+    pos: u64,
+    capacity: usize,
+}
+
+impl<F: RandomAccess> FileReader<F> {
+    /// A reader at the start of `file`.
+    pub fn new(file: F, capacity: usize) -> Self {
+        FileReader {
+            file,
+            window: Vec::new(),
+            start: 0,
+            pos: 0,
+            capacity: capacity.max(1),
+        }
+    }
+}
+
+impl<F: RandomAccess> Read for FileReader<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = self.start + self.window.len() as u64;
+        if self.pos < self.start || self.pos >= end {
+            if buf.len() >= self.capacity {
+                // Big reads go straight to the file.
+                let n = self.file.read_at(buf, self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.window.resize(self.capacity, 0);
+            let n = self.file.read_at(&mut self.window, self.pos)?;
+            self.window.truncate(n);
+            self.start = self.pos;
+        }
+        let from = (self.pos - self.start) as usize;
+        let n = buf.len().min(self.window.len() - from);
+        buf[..n].copy_from_slice(&self.window[from..from + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<F: RandomAccess> Seek for FileReader<F> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let (base, delta) = match to {
+            SeekFrom::Start(n) => (0, i128::from(n)),
+            SeekFrom::End(d) => (self.file.size()?, i128::from(d)),
+            SeekFrom::Current(d) => (self.pos, i128::from(d)),
+        };
+        self.pos = u64::try_from(i128::from(base) + delta).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -190,5 +257,53 @@ mod tests {
         assert_eq!(RandomAccess::read_at(&mut f, &mut buf, 0).unwrap(), 11);
         assert_eq!(&buf[..11], b"Jello world");
         std::fs::remove_file(dir).unwrap();
+    }
+
+    /// Counts the reads that reach the file.
+    struct Counted(Vec<u8>, usize);
+
+    impl RandomAccess for Counted {
+        fn read_at(&mut self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            self.1 += 1;
+            self.0.read_at(buf, offset)
+        }
+        fn write_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+            self.0.write_at(buf, offset)
+        }
+        fn size(&mut self) -> io::Result<u64> {
+            self.0.size()
+        }
+        fn set_size(&mut self, len: u64) -> io::Result<()> {
+            self.0.set_size(len)
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_reader_keeps_its_window_across_seeks_inside_it() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut r = FileReader::new(Counted(data.clone(), 0), 1000);
+        let mut got = Vec::new();
+        // Small reads with seeks forward inside the window, as a ZIP reader does.
+        let mut at = 0u64;
+        while at < 10_000 {
+            r.seek(SeekFrom::Start(at)).unwrap();
+            let mut b = [0u8; 30];
+            let n = r.read(&mut b).unwrap();
+            got.extend_from_slice(&b[..n]);
+            at += n as u64;
+        }
+        assert_eq!(got, data);
+        assert_eq!(r.file.1, 10, "one read per window");
+        r.seek(SeekFrom::End(-5)).unwrap();
+        let mut tail = Vec::new();
+        r.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, data[9_995..]);
+        let mut big = vec![0u8; 5000];
+        r.seek(SeekFrom::Start(100)).unwrap();
+        r.read_exact(&mut big).unwrap();
+        assert_eq!(big, data[100..5100]);
     }
 }

@@ -4,14 +4,14 @@
 //! held at once). The same checks as every conversion: each entry's size and hash as
 //! it passes, then the written file read back and compared with the source.
 
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 
 use super::sqlite::{FileDb, SqliteSink, SqliteSource};
 use super::zip::{ZipSink, ZipSource};
 use crate::convert::{compare, copy_all};
 use crate::entries::{listing, EntrySink, EntrySource, Listing, Progress};
 use crate::error::{Error, Result};
-use crate::random_access::{FileCursor, RandomAccess};
+use crate::random_access::{FileCursor, FileReader, RandomAccess};
 
 /// Bytes buffered between a ZIP reader or writer and the host's file (one host call
 /// per buffer, not per header field).
@@ -40,10 +40,7 @@ pub fn with_source<T>(
             let r = SqliteSource::new(db.conn()?).and_then(|mut s| f(&mut s));
             db.check(r)
         }
-        _ => f(&mut ZipSource::new(BufReader::with_capacity(
-            BUFFER,
-            FileCursor::new(file),
-        ))?),
+        _ => f(&mut ZipSource::new(FileReader::new(file, BUFFER))?),
     }
 }
 
@@ -65,7 +62,7 @@ pub async fn with_source_async<T>(
             db.check(r)
         }
         _ => {
-            let mut s = ZipSource::new(BufReader::with_capacity(BUFFER, FileCursor::new(file)))?;
+            let mut s = ZipSource::new(FileReader::new(file, BUFFER))?;
             f(&mut s).await
         }
     }

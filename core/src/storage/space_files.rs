@@ -16,12 +16,20 @@ use alloc::vec::Vec;
 use super::tiers::transfer::hash_object;
 use super::SpaceStorage;
 use crate::archive::file::{verify_written, with_source_async, write_archive_async};
-use crate::entries::{check_unique, transfer, EntryMeta, EntrySource, Listing, Progress};
+use futures_util::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
+
+use crate::entries::{
+    check_unique, transfer, Digest256, EntryMeta, EntrySource, Listing, Progress,
+};
 use crate::error::{Error, Result};
 use crate::layout::EntryKind;
 use crate::memory::MemoryWorkspace;
 use crate::random_access::RandomAccess;
 use crate::store::{Precondition, WorkspaceStore};
+
+/// Store calls (reads ahead, writes) in flight at once: a browser's storage answers
+/// each after a round trip to its own process, so one at a time leaves it idle.
+const IN_FLIGHT: usize = 8;
 
 /// What long work reports and how it is stopped.
 pub struct Work<'a> {
@@ -57,11 +65,20 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
                 super::ARCHIVE_PATH
             )));
         }
-        let mut entries = Vec::new();
-        for (path, listed) in self.plain_files().await? {
-            let size = self.size_of(&path, listed).await?.unwrap_or(0);
-            entries.push(EntryMeta::new(&path, size, None)?);
-        }
+        let listed: Vec<(String, Option<u64>)> = self.plain_files().await?.into_iter().collect();
+        // Sizes the listing did not give, asked for a few at a time.
+        let sizes: Vec<u64> = stream::iter(&listed)
+            .map(|(path, size)| async move {
+                Ok::<_, Error>(self.size_of(path, *size).await?.unwrap_or(0))
+            })
+            .buffered(IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let entries = listed
+            .iter()
+            .zip(sizes)
+            .map(|((path, _), size)| EntryMeta::new(path, size, None))
+            .collect::<Result<Vec<_>>>()?;
         check_unique(&entries)?;
         if entries.is_empty() {
             return Err(Error::NotAWorkspace("the store holds no files".into()));
@@ -78,9 +95,13 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         let (written, file) = write_archive_async(file, to, "plain", async |sink| {
             let mut written = Listing::new();
             let mut done = 0;
-            for e in &entries {
+            // The next files are read while one is written into the archive.
+            let mut reads = stream::iter(&entries)
+                .map(|e| async move { (e, self.store.read(&e.path).await) })
+                .buffered(IN_FLIGHT);
+            while let Some((e, read)) = reads.next().await {
                 step.step()?;
-                let (bytes, _) = self.store.read(&e.path).await?.ok_or_else(|| {
+                let (bytes, _) = read?.ok_or_else(|| {
                     Error::Conflict(format!("{} vanished while exporting", e.path))
                 })?;
                 let meta = EntryMeta::new(&e.path, bytes.len() as u64, None)?;
@@ -127,10 +148,6 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
                 .await
         })
         .await;
-        let r = match r {
-            Ok(listing) => self.read_back(&listing).await.map(|()| listing),
-            Err(e) => Err(e),
-        };
         if r.is_err() {
             // Best effort: the error that stopped the import is the one to report,
             // and a rerun keeps whatever is left (it is the archive's).
@@ -161,50 +178,83 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         let total = entries.iter().map(|e| e.size).sum();
         let mut done = 0;
         let mut listing = Listing::new();
+        // Files are read from the archive one after the other; their writes (and
+        // read-backs) run a few at a time.
+        let mut pending = FuturesUnordered::new();
+        let mut failed = None;
         for e in &entries {
-            work.step()?;
-            let mut one = MemoryWorkspace::new();
-            let d = transfer(source, e, Some(&mut one))?;
-            if present.contains_key(&e.path) {
-                match hash_object(&self.store, &e.path).await? {
-                    Some((n, h)) if n == d.size && h == d.sha256 => {}
-                    _ => {
-                        return Err(Error::AlreadyExists(format!(
-                            "{} is in the store with other bytes: nothing was replaced",
-                            e.path
-                        )))
-                    }
+            let d = match work.step().and_then(|()| {
+                let mut one = MemoryWorkspace::new();
+                transfer(source, e, Some(&mut one)).map(|d| (d, one))
+            }) {
+                Ok((d, mut one)) => {
+                    let bytes = one.files.remove(&e.path).unwrap_or_default();
+                    let there = present.contains_key(&e.path);
+                    pending.push(self.put_imported(&e.path, bytes, d.clone(), there));
+                    d
                 }
-            } else {
-                let bytes = one.files.remove(&e.path).unwrap_or_default();
-                self.store
-                    .write(&e.path, bytes, Precondition::IfAbsent)
-                    .await?;
-                written.push(e.path.clone());
-            }
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
+            };
             done += d.size;
+            listing.insert(e.path.clone(), d);
             (work.progress)(Progress {
                 phase: "converting",
                 done,
                 total,
             });
-            listing.insert(e.path.clone(), d);
-        }
-        Ok(listing)
-    }
-
-    /// `Conflict` unless every file of `listing` is in the store with its bytes.
-    async fn read_back(&self, listing: &Listing) -> Result<()> {
-        for (p, d) in listing {
-            match hash_object(&self.store, p).await? {
-                Some((n, h)) if n == d.size && h == d.sha256 => {}
-                _ => {
-                    return Err(Error::Conflict(format!(
-                        "{p} is not what was written while importing"
-                    )))
+            while pending.len() >= IN_FLIGHT && failed.is_none() {
+                if let Some((path, wrote, r)) = pending.next().await {
+                    if wrote {
+                        written.push(path);
+                    }
+                    failed = r.err();
                 }
             }
+            if failed.is_some() {
+                break;
+            }
         }
-        Ok(())
+        while let Some((path, wrote, r)) = pending.next().await {
+            if wrote {
+                written.push(path);
+            }
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(listing),
+        }
+    }
+
+    /// Writes one imported file (unless the store holds it already) and reads it back:
+    /// `(path, whether it was written, the outcome)`.
+    async fn put_imported(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+        d: Digest256,
+        there: bool,
+    ) -> (String, bool, Result<()>) {
+        if !there {
+            if let Err(e) = self.store.write(path, bytes, Precondition::IfAbsent).await {
+                return (path.to_string(), false, Err(e.into()));
+            }
+        }
+        let r = match hash_object(&self.store, path).await {
+            Ok(Some((n, h))) if n == d.size && h == d.sha256 => Ok(()),
+            Ok(_) if there => Err(Error::AlreadyExists(format!(
+                "{path} is in the store with other bytes: nothing was replaced"
+            ))),
+            Ok(_) => Err(Error::Conflict(format!(
+                "{path} is not what was written while importing"
+            ))),
+            Err(e) => Err(e),
+        };
+        (path.to_string(), !there, r)
     }
 }
