@@ -275,8 +275,8 @@ async function renderGallery(w) {
   }
 }
 
-function download(bytes, name, type) {
-  const a = el('a', { href: URL.createObjectURL(new Blob([bytes], { type })), download: name });
+function download(file, name, type) {
+  const a = el('a', { href: URL.createObjectURL(new Blob([file], { type })), download: name });
   document.body.append(a);
   a.click();
   setTimeout(() => (URL.revokeObjectURL(a.href), a.remove()), 10_000);
@@ -284,9 +284,9 @@ function download(bytes, name, type) {
 
 async function exportAs(to) {
   const name = ($('#ws-name').textContent || 'workspace').replace(/[^\p{L}\p{N} ._-]+/gu, '').trim() || 'workspace';
-  const { bytes, ms } = await busy(`Converting to ${to === 'sqlite' ? 'SQLite' : 'ZIP'}`, (p) => rpc('export', { dir: current, to }, p));
+  const { file, ms } = await busy(`Converting to ${to === 'sqlite' ? 'SQLite' : 'ZIP'}`, (p) => rpc('export', { dir: current, to }, p));
   demo.timings[`export-${to}`] = ms;
-  download(bytes, `${name}.${to === 'sqlite' ? 'db' : 'zip'}`, to === 'sqlite' ? 'application/vnd.sqlite3' : 'application/zip');
+  download(file, `${name}.${to === 'sqlite' ? 'db' : 'zip'}`, to === 'sqlite' ? 'application/vnd.sqlite3' : 'application/zip');
 }
 
 // ---- opening things -----------------------------------------------------------------

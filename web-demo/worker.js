@@ -34,17 +34,11 @@ function fail(code, message) {
 /** Bytes of a File (or Blob). */
 const bytesOf = async (blob) => new Uint8Array(await blob.arrayBuffer());
 
-/** The workspace a person picked: one archive file, or the files of a folder (the
- * folder holding `space-v1/`, found wherever it sits in the picked tree). */
-async function readPicked({ file, files }) {
-  if (file) {
-    const bytes = await bytesOf(file);
-    const format = sila.detectFormat(bytes);
-    if (format === 'unknown') {
-      throw fail('NotAWorkspace', `${file.name} is neither a ZIP nor a SQLite archive of a workspace`);
-    }
-    return bytes;
-  }
+/** The workspace a person picked: one archive file (read in place, by slices), or the
+ * files of a folder (the folder holding `space-v1/`, found wherever it sits in the
+ * picked tree), each read when it is written. */
+function readPicked({ file, files }) {
+  if (file) return { file };
   const paths = files.map((f) => f.relativePath ?? f.webkitRelativePath ?? f.name);
   const marker = paths.find((p) => /(^|\/)space-v1\/space\.json$/.test(p)) ?? paths.find((p) => /(^|\/)space-v1\//.test(p));
   if (!marker) throw fail('NotAWorkspace', 'the folder holds no space-v1 folder: it is not a Sila workspace');
@@ -54,25 +48,98 @@ async function readPicked({ file, files }) {
     if (!paths[i].startsWith(root)) continue;
     const rel = paths[i].slice(root.length);
     if (rel === '.DS_Store' || rel.endsWith('/.DS_Store')) continue;
-    out.push({ path: rel, bytes: await bytesOf(files[i].file ?? files[i]) });
+    out.push({ path: rel, blob: files[i].file ?? files[i] });
   }
-  return out;
+  return { files: out };
 }
 
-/** Imports a workspace into OPFS. Everything is converted and verified in memory first;
- * only then is OPFS written, into a fresh folder that replaces the old one at the end. */
-async function importWorkspace(workspace, progress) {
+// The view of a workspace: `<folder>.sqlite` at the OPFS root, a SQLite archive of the
+// folder built at import (`exportTo`, a file at a time, every file checked and read
+// back). What the page shows (info, verify, chats, export) is read from it in place
+// through a sync access handle, a page at a time, so a workspace of any size opens
+// without being held in memory. Ops and blobs are read from the folder by the engine.
+const viewName = (dir) => `${dir}.sqlite`;
+const views = new Map();
+const opfsRoot = () => navigator.storage.getDirectory();
+
+function closeView(dir) {
+  views.get(dir)?.close();
+  views.delete(dir);
+}
+
+async function removeView(dir) {
+  closeView(dir);
+  await (await opfsRoot()).removeEntry(viewName(dir)).catch(() => {});
+}
+
+/** Builds the view of `dir` from its folder (or copies the folder's archive, if it is
+ * archived in place). */
+async function buildView(dir, progress) {
+  await removeView(dir);
+  const fh = await (await opfsRoot()).getFileHandle(viewName(dir), { create: true });
+  const view = await fh.createSyncAccessHandle();
+  try {
+    const store = await sila.OpfsStore.open(dir, { create: false });
+    const ws = sila.openWorkspace(store);
+    if ((await ws.getWorkspaceFormat()) === 'sqlite') {
+      const [d, name] = [store.dir, sila.ARCHIVE_PATH];
+      const reader = (await (await d.getFileHandle(name)).getFile()).stream().getReader();
+      for (let at = 0; ;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        at += view.write(value, { at });
+      }
+      view.flush();
+    } else {
+      await ws.exportTo(view, 'sqlite', { onProgress: progress });
+    }
+  } catch (e) {
+    view.close();
+    await removeView(dir);
+    throw e;
+  }
+  views.set(dir, view);
+  return view;
+}
+
+/** The open view of `dir`, built if it is missing. */
+async function viewOf(dir) {
+  if (views.has(dir)) return views.get(dir);
+  let fh;
+  try {
+    fh = await (await opfsRoot()).getFileHandle(viewName(dir));
+  } catch (e) {
+    if (e?.name !== 'NotFoundError') throw e;
+    return buildView(dir);
+  }
+  const view = await fh.createSyncAccessHandle();
+  views.set(dir, view);
+  return view;
+}
+
+/** Imports a workspace into OPFS: into a fresh folder, then its view is built (which
+ * checks every file and reads it back); only then does the index name the folder, and
+ * the folder it replaces goes after. A failure removes the fresh folder. */
+async function importWorkspace(source, progress) {
   const t0 = performance.now();
-  const plain = sila.convert(workspace, 'plain', { onProgress: progress });
-  const info = sila.info(plain);
-  if (!info.spaceId) throw fail('NotAWorkspace', 'the workspace has no space-v1/space.json naming its space');
   const dir = PREFIX + crypto.randomUUID();
   const store = await sila.OpfsStore.open(dir);
+  let info;
   try {
-    await sila.writeFiles(store, plain, { onProgress: progress });
-    const back = await sila.readFiles(store);
-    sila.convert(back, 'plain'); // every hash again, as stored
+    if (source.file) {
+      await sila.openWorkspace(store).importFrom(sila.blobFile(source.file), { onProgress: progress });
+    } else {
+      const total = source.files.length;
+      let done = 0;
+      for (const f of source.files) {
+        await store.write(f.path, f.bytes ?? (await bytesOf(f.blob)));
+        progress({ phase: 'writing', done: ++done, total });
+      }
+    }
+    info = sila.info(await buildView(dir, progress));
+    if (!info.spaceId) throw fail('NotAWorkspace', 'the workspace has no space-v1/space.json naming its space');
   } catch (e) {
+    await removeView(dir);
     await sila.OpfsStore.removeDirectory(dir).catch(() => {});
     throw e;
   }
@@ -81,16 +148,16 @@ async function importWorkspace(workspace, progress) {
   const old = index[info.spaceId];
   index[info.spaceId] = dir;
   await writeIndex(index);
-  if (old) await sila.OpfsStore.removeDirectory(old).catch(() => {});
+  if (old) {
+    await removeView(old);
+    await sila.OpfsStore.removeDirectory(old).catch(() => {});
+  }
   return { dir, spaceId: info.spaceId, ms: performance.now() - t0 };
 }
 
 async function summary(dir) {
-  const store = await sila.OpfsStore.open(dir, { create: false });
-  const ws = sila.openWorkspace(store);
-  const snap = await ws.snapshot();
-  const info = sila.info(snap);
-  return { dir, info, format: await ws.getWorkspaceFormat() };
+  const ws = sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false }));
+  return { dir, info: sila.info(await viewOf(dir)), format: await ws.getWorkspaceFormat() };
 }
 
 const imageType = (b) =>
@@ -114,13 +181,13 @@ function chatsOf(dir) {
   if (chatCache?.dir !== dir) {
     const entry = { dir, loading: null };
     entry.loading = (async () => {
-      const snap = await sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false })).snapshot();
-      const model = sila.show(snap);
+      const view = await viewOf(dir);
+      const model = sila.show(view);
       const chats = new Map();
       return {
         model,
         chat(treeId) {
-          if (!chats.has(treeId)) chats.set(treeId, sila.chat(snap, treeId));
+          if (!chats.has(treeId)) chats.set(treeId, sila.chat(view, treeId));
           return chats.get(treeId);
         },
       };
@@ -144,6 +211,10 @@ const handlers = {
       // A folder no index entry names is an import cut short: remove it.
       if (dir.startsWith(PREFIX) && !named.has(dir)) await sila.OpfsStore.removeDirectory(dir).catch(() => {});
     }
+    for await (const [name, h] of (await opfsRoot()).entries()) {
+      const dir = name.replace(/\.sqlite$/, '');
+      if (h.kind === 'file' && name.startsWith(PREFIX) && name.endsWith('.sqlite') && !named.has(dir)) await removeView(dir);
+    }
     const out = [];
     for (const dir of Object.values(index)) {
       try {
@@ -156,21 +227,28 @@ const handlers = {
   },
 
   async import(args, progress) {
-    return importWorkspace(await readPicked(args), progress);
+    return importWorkspace(readPicked(args), progress);
   },
 
   async open({ dir }, progress) {
     const s = await summary(dir);
-    const store = await sila.OpfsStore.open(dir, { create: false });
-    const snap = await sila.openWorkspace(store).snapshot();
-    const report = sila.verify(snap, { onProgress: progress });
-    const files = sila.convert(snap, 'plain');
-    const statics = files
-      .filter((f) => f.path.startsWith('space-v1/files/static/'))
-      .map((f) => ({ path: f.path, size: f.bytes.length, type: imageType(f.bytes) }));
-    const mutables = files.filter((f) => f.path.startsWith('space-v1/files/var/')).map((f) => ({ path: f.path, size: f.bytes.length }));
+    const view = await viewOf(dir);
+    const report = sila.verify(view, { onProgress: progress });
     // The space as Sila shows it: chats, files, reference checks.
-    const model = sila.show(snap);
+    const model = sila.show(view);
+    const store = await sila.OpfsStore.open(dir, { create: false });
+    const known = new Map(model.files.filter((f) => f.hash).map((f) => [f.hash, f]));
+    const statics = [];
+    let sniffed = 0;
+    for (const path of await store.list('space-v1/files/static/')) {
+      const f = known.get(path.split('/').slice(-2).join(''));
+      let type = f?.mimeType?.startsWith('image/') ? f.mimeType : null;
+      // Files the tree does not describe: their first bytes tell (a few hundred at most).
+      if (!f && sniffed++ < 200) type = imageType(await store.readRange(path, 0, 16));
+      statics.push({ path, size: f?.size ?? null, type });
+    }
+    const mutables = [];
+    for (const path of await store.list('space-v1/files/var/')) mutables.push({ path, size: await store.size(path) });
     return { ...s, report, statics, mutables, model };
   },
 
@@ -215,14 +293,26 @@ const handlers = {
     return { bytes, type: imageType(bytes) };
   },
 
+  /** The workspace as one file, converted from its view in place into an OPFS file
+   * (`export.zip` or `export.sqlite`, replaced by the next export): the page gets a
+   * `File`, never the bytes through wasm memory. */
   async export({ dir, to }, progress) {
     const t0 = performance.now();
-    const ws = sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false }));
-    const bytes = sila.convert(await ws.snapshot(), to, { onProgress: progress });
-    return { bytes, ms: performance.now() - t0 };
+    const root = await opfsRoot();
+    const name = `export.${to === 'sqlite' ? 'sqlite' : 'zip'}`;
+    await root.removeEntry(name).catch(() => {});
+    const fh = await root.getFileHandle(name, { create: true });
+    const out = await fh.createSyncAccessHandle();
+    try {
+      sila.convertFile(await viewOf(dir), out, to, { onProgress: progress });
+    } finally {
+      out.close();
+    }
+    return { file: await fh.getFile(), ms: performance.now() - t0 };
   },
 
   async archive({ dir }, progress) {
+    closeView(dir);
     const ws = sila.openWorkspace(await sila.OpfsStore.open(dir, { create: false }));
     if ((await ws.getWorkspaceFormat()) === 'sqlite') await ws.convertToPlainFiles({ onProgress: progress });
     else await ws.convertToSQLite({ onProgress: progress });
@@ -233,6 +323,7 @@ const handlers = {
     const index = await readIndex();
     for (const [id, d] of Object.entries(index)) if (d === dir) delete index[id];
     await writeIndex(index);
+    await removeView(dir);
     await sila.OpfsStore.removeDirectory(dir).catch(() => {});
   },
 
@@ -255,7 +346,7 @@ const handlers = {
       const store = new sila.IndexedDbStore(db, { spaceId, uri, files: new sila.MemoryStore() });
       const files = await sila.readFiles(store);
       if (files.length <= 2) throw fail('NotFound', `space ${spaceId} has no ops in IndexedDB`);
-      return await importWorkspace(files, progress);
+      return await importWorkspace({ files }, progress);
     } finally {
       db.close();
     }

@@ -1,7 +1,8 @@
 // Workspaces in files the host opened, read and written in place a page or an entry
 // at a time, never whole in memory: an OPFS FileSystemSyncAccessHandle (in a worker),
-// a NodeFile, or blobFile(blob) to read an upload. All synchronous: run them in a
-// worker (or a Node process) for big files.
+// a NodeFile, or blobFile(blob) to read an upload. `info`, `verify`, `show`, `chat`,
+// `tree` and `getOperations` take such a file as their workspace too. All synchronous:
+// run them in a worker (or a Node process) for big files.
 import { wasm, SilaStoreError, call, progressOf, cancelOf } from './internal.js';
 
 /** Converts the archive in the file `src` (SQLite or ZIP) to `to` (`'sqlite'` or
@@ -10,22 +11,6 @@ import { wasm, SilaStoreError, call, progressOf, cancelOf } from './internal.js'
 export function convertFile(src, dst, to, opts) {
   cancelOf(opts);
   return call(wasm.convertFile, src, dst, to, progressOf(opts));
-}
-
-/** `verify` for the archive in a file, reading it once. */
-export function verifyFile(file, opts) {
-  return call(wasm.verifyFile, file, progressOf(opts));
-}
-
-/** `info` for the archive in a file. */
-export function infoFile(file) {
-  return call(wasm.infoFile, file);
-}
-
-/** The ops of a tree in day folders `from..to` of the archive in a file (a SQLite
- * archive reads only those rows' pages). */
-export function getOperationsFromFile(file, treeId, range = {}) {
-  return call(wasm.getOperationsFile, file, treeId, range.from ?? undefined, range.to ?? undefined);
 }
 
 /** The bytes of a CAS file from the SQLite archive in a file, reading only its pages;

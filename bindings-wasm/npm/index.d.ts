@@ -1,7 +1,7 @@
 // Types of the npm package `sila-store` (both entries: node.js and web.js).
 
-/** A workspace as the codec takes it: a SQLite or ZIP archive's bytes, or a plain workspace's files. */
-export type Workspace = Uint8Array | WorkspaceFile[];
+/** A workspace: SQLite or ZIP archive bytes, plain files, or an archive file read in place (big workspaces). */
+export type Workspace = Uint8Array | WorkspaceFile[] | SyncFile;
 /** One file of a plain workspace: its path relative to the workspace root ('/'-separated). */
 export interface WorkspaceFile { path: string; bytes: Uint8Array }
 export type Format = 'sqlite' | 'zip' | 'plain';
@@ -130,9 +130,6 @@ export interface WorkOptions extends ProgressOptions { signal?: AbortSignal }
 export interface FileSummary { files: number; bytes: number }
 /** Converts the archive in `src` to `to` in the empty file `dst`, verified; synchronous (use a worker for big files). */
 export function convertFile(src: SyncFile, dst: SyncFile, to: 'sqlite' | 'zip', opts?: WorkOptions): FileSummary;
-export function verifyFile(file: SyncFile, opts?: ProgressOptions): VerifyReport;
-export function infoFile(file: SyncFile): WorkspaceInfo;
-export function getOperationsFromFile(file: SyncFile, treeId: string, range?: DayRange): Operation[];
 /** One CAS file from a SQLite archive in a file, reading only its pages. */
 export function getFileFromArchive(file: SyncFile, sha256: string): Uint8Array;
 /** A read-only SyncFile over a Blob or File (workers only: FileReaderSync). */
@@ -168,7 +165,9 @@ export class OpfsStore implements Store {
   static open(name: string, opts?: { create?: boolean }): Promise<OpfsStore>;
   static listDirectories(): Promise<string[]>;
   static removeDirectory(name: string): Promise<void>;
+  readonly dir: FileSystemDirectoryHandle;
   list(prefix?: string): Promise<string[]>; read(path: string): Promise<Uint8Array | null>;
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
   write(path: string, bytes: Uint8Array): Promise<void>; remove(path: string): Promise<void>;
 }
 /** Node only (throws in the browser entry). */

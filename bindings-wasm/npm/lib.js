@@ -304,6 +304,11 @@ export class OpfsStore {
       throw e;
     }
   }
+  /** `len` bytes from `offset` (fewer at the end), read without the rest of the file. */
+  async readRange(path, offset, len) {
+    const f = await this.#at(path, false, async (d, name) => (await d.getFileHandle(name)).getFile());
+    return new Uint8Array(await f.slice(offset, offset + len).arrayBuffer());
+  }
   async write(path, bytes) {
     checkPath(path);
     const h = await this.#at(path, true, (d, name) => d.getFileHandle(name, { create: true }));

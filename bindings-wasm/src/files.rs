@@ -1,15 +1,16 @@
-//! Workspaces in files JavaScript opened ([`JsFile`]): converted file to file, and read
-//! (one blob, one tree's ops) from a SQLite archive in place, a page at a time, never
-//! the whole archive in memory. The store ⇄ file paths are `SpaceEngine.exportTo` and
-//! `importFrom` (`engine.rs`).
+//! Workspaces in files JavaScript opened ([`JsFile`]): converted file to file, and one
+//! blob read from a SQLite archive in place, a page at a time, never the whole archive
+//! in memory. Every reading function of the package (`info`, `verify`, `show`, `chat`,
+//! `getOperations`…) takes such a file too (`Input::File`); the store ⇄ file paths are
+//! `SpaceEngine.exportTo` and `importFrom` (`engine.rs`).
 
 use js_sys::Function;
-use sila_store_core::archive::file::{convert_file as convert_files, with_source};
+use sila_store_core::archive::file::convert_file as convert_files;
 use sila_store_core::archive::sqlite::{FileDb, SqliteSource};
 use sila_store_core::entries::Listing;
-use sila_store_core::ids::{Day, Sha256Hex, TreeId};
+use sila_store_core::ids::Sha256Hex;
 use sila_store_core::storage::Work;
-use sila_store_core::{inspect, Error};
+use sila_store_core::Error;
 use wasm_bindgen::prelude::*;
 
 use crate::js_file::JsFile;
@@ -73,42 +74,6 @@ pub fn convert_file(
     let mut progress = progress_fn(&on_progress);
     let listing = convert_files(file_of(src)?, file_of(dst)?, to, &mut progress).map_err(js_err)?;
     summary(&listing)
-}
-
-/// Checks the archive in the file `src` (see `verify`), reading it once.
-#[wasm_bindgen(js_name = verifyFile)]
-pub fn verify_file(src: JsValue, on_progress: Option<Function>) -> JsResult<JsValue> {
-    let mut progress = progress_fn(&on_progress);
-    let report =
-        with_source(file_of(src)?, |s| Ok(inspect::verify(s, &mut progress))).map_err(js_err)?;
-    to_js(&report)
-}
-
-/// Space id, trees, ops and files of the archive in the file `src` (see `info`).
-#[wasm_bindgen(js_name = infoFile)]
-pub fn info_file(src: JsValue) -> JsResult<JsValue> {
-    let info = with_source(file_of(src)?, inspect::info).map_err(js_err)?;
-    to_js(&info)
-}
-
-/// The ops of `tree_id` in day folders `from..=to` of the archive in the file `src`
-/// (a SQLite archive reads only the pages of those rows).
-#[wasm_bindgen(js_name = getOperationsFile)]
-pub fn get_operations_file(
-    src: JsValue,
-    tree_id: &str,
-    from: Option<String>,
-    to: Option<String>,
-) -> JsResult<JsValue> {
-    let tree = TreeId::new(tree_id).map_err(js_err)?;
-    let from = from
-        .as_deref()
-        .map(Day::parse)
-        .transpose()
-        .map_err(js_err)?;
-    let to = to.as_deref().map(Day::parse).transpose().map_err(js_err)?;
-    let ops = with_source(file_of(src)?, |s| s.get_operations(&tree, from, to)).map_err(js_err)?;
-    to_js(&ops)
 }
 
 /// The bytes of the CAS file `hash` from the SQLite archive in the file `src`, reading

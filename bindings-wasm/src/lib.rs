@@ -16,6 +16,7 @@ use std::io::Cursor;
 
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use rusqlite::{Connection, MAIN_DB};
+use sila_store_core::archive::sniff;
 use sila_store_core::archive::sqlite::{SqliteSink, SqliteSource};
 use sila_store_core::archive::zip::{ZipSink, ZipSource};
 use sila_store_core::convert::{compare, copy_all};
@@ -101,7 +102,8 @@ pub(crate) fn to_js<T: serde::Serialize>(v: &T) -> JsResult<JsValue> {
         .map_err(|e| js_err(Error::InvalidArgument(e.to_string())))
 }
 
-/// A workspace handed in from JavaScript.
+/// A workspace handed in from JavaScript: archive bytes, plain files, or an archive
+/// file (read in place: big workspaces).
 pub(crate) enum Input {
     /// A SQLite archive, opened in memory (read-only).
     Sqlite(Connection),
@@ -109,17 +111,9 @@ pub(crate) enum Input {
     Zip(Vec<u8>),
     /// A plain workspace's files.
     Files(MemoryWorkspace),
-}
-
-/// `"sqlite"`, `"zip"` or `None` from a file's first bytes.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"SQLite format 3\0") {
-        Some("sqlite")
-    } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        Some("zip")
-    } else {
-        None
-    }
+    /// An archive in a file JavaScript opened (read in place, a page at a time).
+    #[cfg(target_arch = "wasm32")]
+    File(JsValue),
 }
 
 fn open_sqlite(bytes: &[u8]) -> Result<Connection> {
@@ -181,8 +175,12 @@ impl Input {
         if let Some(files) = v.dyn_ref::<Array>() {
             return Ok(Input::Files(files_from_js(files)?));
         }
+        #[cfg(target_arch = "wasm32")]
+        if js_file::JsFile::new(v.clone()).is_ok() {
+            return Ok(Input::File(v.clone()));
+        }
         Err(Error::InvalidArgument(
-            "a workspace is a Uint8Array (SQLite or ZIP archive) or an array of {path, bytes}"
+            "a workspace is a Uint8Array (SQLite or ZIP archive), an array of {path, bytes} or an archive file (read(buffer, {at}), getSize())"
                 .into(),
         ))
     }
@@ -202,6 +200,11 @@ impl Input {
             Input::Sqlite(_) => "sqlite",
             Input::Zip(_) => "zip",
             Input::Files(_) => "plain",
+            #[cfg(target_arch = "wasm32")]
+            Input::File(v) => js_file::JsFile::new(v.clone())
+                .ok()
+                .and_then(|mut f| sila_store_core::archive::file::format_of(&mut f).ok())
+                .unwrap_or("unknown"),
         }
     }
 
@@ -213,6 +216,11 @@ impl Input {
             Input::Sqlite(conn) => f(&mut SqliteSource::new(conn)?),
             Input::Zip(bytes) => f(&mut ZipSource::new(Cursor::new(&bytes[..]))?),
             Input::Files(ws) => f(ws),
+            #[cfg(target_arch = "wasm32")]
+            Input::File(v) => sila_store_core::archive::file::with_source(
+                Box::new(js_file::JsFile::new(v.clone())?),
+                f,
+            ),
         }
     }
 }
@@ -303,7 +311,10 @@ pub fn detect_format(workspace: &JsValue) -> String {
     if workspace.is_array() {
         return "plain".to_string();
     }
-    "unknown".to_string()
+    match Input::from_js(workspace) {
+        Ok(input) => input.format().to_string(),
+        Err(_) => "unknown".to_string(),
+    }
 }
 
 /// Converts a workspace (archive bytes or `{path, bytes}` files) to `to`

@@ -47,7 +47,7 @@ export async function run(log, { worker = false } = {}) {
     }, { tiers: true });
     log(`conformance: OpfsStore: ${r.passed.length} checks passed, ${r.failed.length} failed`);
     same(r.failed, [], 'failed checks');
-    assert(r.passed.length === 14, `${r.passed.length} checks passed`);
+    assert(r.passed.length === 15, `${r.passed.length} checks passed`);
     for (let i = 0; i < n; i++) await sila.OpfsStore.removeDirectory(`${prefix}conformance-${i}`).catch(() => {});
   });
 

@@ -47,10 +47,12 @@ for (const fx of fixtures) {
     assert.deepEqual(listing(out), listing(fx.dir));
     // The archive file reads as the in-memory codec reads its bytes.
     const bytes = new Uint8Array(readFileSync(db));
-    assert.deepEqual(await withFile(db, (f) => sila.infoFile(f)), sila.info(bytes));
-    assert.deepEqual(await withFile(db, (f) => sila.verifyFile(f)), sila.verify(bytes));
+    assert.deepEqual(await withFile(db, (f) => sila.info(f)), sila.info(bytes));
+    assert.deepEqual(await withFile(db, (f) => sila.verify(f)), sila.verify(bytes));
+    assert.deepEqual(await withFile(db, (f) => sila.show(f)), sila.show(bytes));
+    assert.equal(await withFile(zip, (f) => sila.detectFormat(f)), 'zip');
     for (const tr of sila.info(bytes).trees.slice(0, 3)) {
-      assert.deepEqual(await withFile(db, (f) => sila.getOperationsFromFile(f, tr.id)), sila.getOperations(bytes, tr.id));
+      assert.deepEqual(await withFile(db, (f) => sila.getOperations(f, tr.id)), sila.getOperations(bytes, tr.id));
     }
     const blob = Object.keys(listing(fx.dir)).find((p) => p.startsWith('space-v1/files/static/'));
     if (blob) {
@@ -116,6 +118,6 @@ test('files: nothing is replaced, a cancelled import leaves nothing, bad files a
     (e) => e.code === 'NotAWorkspace',
   );
   assert.ok(!existsSync(join(t, 'j')) || Object.keys(listing(join(t, 'j'))).length === 0);
-  await assert.rejects(withFile(join(t, 'junk'), (f) => sila.infoFile(f)), (e) => e.code === 'NotAWorkspace');
+  await assert.rejects(withFile(join(t, 'junk'), (f) => sila.info(f)), (e) => e.code === 'NotAWorkspace');
   rmSync(t, { recursive: true });
 });

@@ -304,7 +304,7 @@ for (const [backend, make] of Object.entries(conformanceBackends)) {
     const r = await sila.checkStore(make, { tiers: true });
     console.log(`conformance: ${backend}: ${r.passed.length} checks passed, ${r.failed.length} failed`);
     assert.deepEqual(r.failed, []);
-    assert.equal(r.passed.length, 14);
+    assert.equal(r.passed.length, 15);
   });
 }
 
