@@ -89,7 +89,18 @@ impl FileDb {
 
     /// The archive in `file`, opened as untrusted input: read-only, immutable and
     /// [`harden`]ed, like [`open_untrusted`](super::open_untrusted) for a path.
-    pub fn open(file: Box<dyn RandomAccess>) -> Result<FileDb> {
+    pub fn open(mut file: Box<dyn RandomAccess>) -> Result<FileDb> {
+        let mut head = [0u8; 100];
+        let n = file
+            .read_at(&mut head, 0)
+            .map_err(|e| Error::io("the archive file", e))?;
+        if n == 0 {
+            return Err(Error::NotAnArchive {
+                format: super::FORMAT,
+                reason: "the file is empty".into(),
+            });
+        }
+        super::guard::check_head(&head[..n])?;
         let db = FileDb::register_file(file, false)?;
         let conn = Connection::open_with_flags_and_vfs(
             db.uri(true)?,
@@ -456,6 +467,16 @@ mod tests {
         let mut again = SqliteSource::new(&conn).unwrap();
         assert_eq!(listing(&mut again, &mut |_| {}).unwrap(), written);
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn an_empty_or_cut_file_is_not_an_archive() {
+        for bytes in [&b""[..], b"SQLite format 3\0 and then nothing"] {
+            let Err(e) = FileDb::open(Box::new(bytes.to_vec())) else {
+                panic!("{bytes:?} opened");
+            };
+            assert_eq!(e.code(), "NotAnArchive", "{e}");
+        }
     }
 
     #[test]

@@ -76,6 +76,12 @@ fn check_header(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|f| f.take(100).read_to_end(&mut head))
         .map_err(|e| Error::io(path.display().to_string(), e))?;
+    check_head(&head)
+}
+
+/// Refuses a file whose first bytes (up to 100; none for an empty file) are not a whole
+/// SQLite header.
+pub(super) fn check_head(head: &[u8]) -> Result<()> {
     if !head.is_empty() && (head.len() < 100 || !head.starts_with(b"SQLite format 3\0")) {
         return Err(Error::NotAnArchive {
             format: FORMAT,
