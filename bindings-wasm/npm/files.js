@@ -37,3 +37,25 @@ export function blobFile(blob) {
     },
   };
 }
+
+/** Copies a file (a FileSystemSyncAccessHandle, a NodeFile…) into a `WritableStream`
+ * (a `showSaveFilePicker` file's `createWritable()`, a download, Node's
+ * `Writable.toWeb(stream)`) a slice at a time, so an exported archive goes anywhere
+ * without being held in memory. The stream is closed at the end, aborted on error. */
+export async function copyFileTo(file, writable, { chunk = 1 << 20 } = {}) {
+  const writer = writable.getWriter();
+  try {
+    const size = file.getSize();
+    for (let at = 0; at < size; ) {
+      const buf = new Uint8Array(Math.min(chunk, size - at));
+      const n = file.read(buf, { at });
+      if (!n) throw new SilaStoreError('Io', `the file ended at ${at} of ${size} bytes`);
+      await writer.write(n === buf.length ? buf : buf.subarray(0, n));
+      at += n;
+    }
+    await writer.close();
+  } catch (e) {
+    await writer.abort(e).catch(() => {});
+    throw e;
+  }
+}

@@ -132,6 +132,8 @@ export interface FileSummary { files: number; bytes: number }
 export function convertFile(src: SyncFile, dst: SyncFile, to: 'sqlite' | 'zip', opts?: WorkOptions): FileSummary;
 /** One CAS file from a SQLite archive in a file, reading only its pages. */
 export function getFileFromArchive(file: SyncFile, sha256: string): Uint8Array;
+/** Copies a file into a WritableStream (a save picker's file, Node's Writable.toWeb(...)) a slice at a time; closes it. */
+export function copyFileTo(file: SyncFile, writable: WritableStream<Uint8Array>, opts?: { chunk?: number }): Promise<void>;
 /** A read-only SyncFile over a Blob or File (workers only: FileReaderSync). */
 export function blobFile(blob: Blob): SyncFile;
 /** Node only (throws in the browser entry): a file on disk as a SyncFile. */

@@ -3,7 +3,8 @@
 // the archive file; nothing replaced; a cancelled import leaves nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sila from 'sila-store';
@@ -54,6 +55,10 @@ for (const fx of fixtures) {
     for (const tr of sila.info(bytes).trees.slice(0, 3)) {
       assert.deepEqual(await withFile(db, (f) => sila.getOperations(f, tr.id)), sila.getOperations(bytes, tr.id));
     }
+    // Into any WritableStream (here a Node stream), a slice at a time.
+    const copy = join(t, 'copy.zip');
+    await withFile(zip, (f) => sila.copyFileTo(f, Writable.toWeb(createWriteStream(copy)), { chunk: 4096 }));
+    assert.deepEqual(readFileSync(copy), readFileSync(zip));
     const blob = Object.keys(listing(fx.dir)).find((p) => p.startsWith('space-v1/files/static/'));
     if (blob) {
       const hash = blob.split('/').slice(-2).join('');
