@@ -4,7 +4,8 @@ import {
   CallbackStore, IndexedDbStore, MemoryStore, NodeFsStore, OpfsStore, SilaStoreError, convert, getOperations,
   chat, info, openWorkspace, readFiles, show, sqliteToZip, tree, verify, writeFiles, zipToSqlite,
   type MessageInfo, type Operation, type SpaceSummary, type VerifyReport, type VertexInfo, type VertexOperation,
-  type WorkspaceFile,
+  type WorkspaceFile, type FileSummary, type SyncFile, NodeFile, createFile, convertFile, getFileFromArchive, blobFile,
+  copyFileTo, wasmMemoryBytes,
 } from 'sila-store';
 
 export async function example(zip: Uint8Array): Promise<number> {
@@ -30,4 +31,19 @@ export async function example(zip: Uint8Array): Promise<number> {
   const messages: MessageInfo[] = first ? chat(db, first.treeId).messages : [];
   const vertices: VertexInfo[] = first?.hasOps ? tree(db, first.treeId) : [];
   return report.errors.length + ops.length + missing.length + messages.length + vertices.length;
+}
+
+// Big workspaces: archives as files, in place.
+export async function files(dir: string, blob: Blob): Promise<number> {
+  const ws = openWorkspace(new NodeFsStore(dir));
+  const made: FileSummary = await createFile(`${dir}.db`, (f: NodeFile) => ws.exportTo(f, 'sqlite', { signal: new AbortController().signal }));
+  const db = NodeFile.open(`${dir}.db`);
+  const zip = NodeFile.create(`${dir}.zip`);
+  const converted: FileSummary = convertFile(db, zip, 'zip', { onProgress: (p) => console.log(p.done) });
+  const model: SpaceSummary = show(db);
+  const bytes: Uint8Array = getFileFromArchive(db, 'ab'.repeat(32));
+  await openWorkspace(new MemoryStore()).importFrom(blobFile(blob));
+  const upload: SyncFile = blobFile(blob);
+  await copyFileTo(zip, new WritableStream<Uint8Array>());
+  return made.files + converted.bytes + model.chats.length + bytes.length + upload.getSize() + wasmMemoryBytes();
 }
