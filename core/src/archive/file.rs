@@ -23,6 +23,12 @@ pub fn format_of(file: &mut dyn RandomAccess) -> Result<&'static str> {
     let n = file
         .read_at(&mut head, 0)
         .map_err(|e| Error::io("the source file", e))?;
+    if n == 0 {
+        return Err(Error::NotAnArchive {
+            format: "SQLite or ZIP",
+            reason: "the file is empty".into(),
+        });
+    }
     super::sniff(&head[..n]).ok_or_else(|| {
         Error::NotAWorkspace("the file is neither a SQLite archive nor a ZIP archive".into())
     })

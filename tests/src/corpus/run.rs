@@ -205,7 +205,7 @@ pub fn names_in(dir: &Path) -> Vec<String> {
 
 /// Where a case is materialised (in `dir`): the file itself, or what its recipe
 /// builds; and the memory cap of its runs (MiB).
-fn materialise(case: &Case, dir: &Path) -> (PathBuf, u64) {
+pub fn materialise(case: &Case, dir: &Path) -> (PathBuf, u64) {
     let src = corpus_dir().join(&case.file);
     match case.file.strip_suffix(".recipe.json") {
         None => {
