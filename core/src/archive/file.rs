@@ -8,8 +8,8 @@ use std::io::BufWriter;
 
 use super::sqlite::{FileDb, SqliteSink, SqliteSource};
 use super::zip::{ZipSink, ZipSource};
-use crate::convert::{compare, copy_all};
-use crate::entries::{listing, EntrySink, EntrySource, Listing, Progress};
+use crate::convert::{compare_source, copy_all};
+use crate::entries::{EntrySink, EntrySource, Listing, Progress};
 use crate::error::{Error, Result};
 use crate::random_access::{FileCursor, FileReader, RandomAccess};
 
@@ -184,8 +184,7 @@ pub fn verify_written(
     written: &Listing,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<()> {
-    let back = with_source(file, |s| listing(s, progress))?;
-    compare(written, &back)
+    with_source(file, |s| compare_source(written, s, progress))
 }
 
 /// Converts the archive in `src` to `to` (`"sqlite"` or `"zip"`) in `dst`, which must

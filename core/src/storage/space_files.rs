@@ -75,9 +75,9 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
             .try_collect()
             .await?;
         let entries = listed
-            .iter()
+            .into_iter()
             .zip(sizes)
-            .map(|((path, _), size)| EntryMeta::new(path, size, None))
+            .map(|((path, _), size)| EntryMeta::new(&path, size, None))
             .collect::<Result<Vec<_>>>()?;
         check_unique(&entries)?;
         if entries.is_empty() {
