@@ -40,6 +40,20 @@ impl<T: RandomAccess + ?Sized> RandomAccess for Box<T> {
     }
 }
 
+/// `AlreadyExists` unless `file` is empty: a new archive is written only into an empty
+/// file, so nothing is ever replaced.
+pub fn require_empty(file: &mut dyn RandomAccess) -> crate::Result<()> {
+    let size = file
+        .size()
+        .map_err(|e| crate::Error::io("the destination file", e))?;
+    if size != 0 {
+        return Err(crate::Error::AlreadyExists(format!(
+            "the destination file holds {size} bytes: a new archive is written only into an empty file"
+        )));
+    }
+    Ok(())
+}
+
 /// A file in memory (tests, small workspaces, hosts that hold the bytes anyway).
 impl RandomAccess for Vec<u8> {
     fn read_at(&mut self, buf: &mut [u8], offset: u64) -> io::Result<usize> {

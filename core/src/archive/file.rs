@@ -11,7 +11,7 @@ use super::zip::{ZipSink, ZipSource};
 use crate::convert::{compare_source, copy_all};
 use crate::entries::{EntrySink, EntrySource, Listing, Progress};
 use crate::error::{Error, Result};
-use crate::random_access::{FileCursor, FileReader, RandomAccess};
+use crate::random_access::{require_empty, FileCursor, FileReader, RandomAccess};
 
 /// Bytes buffered between a ZIP reader or writer and the host's file (one host call
 /// per buffer, not per header field).
@@ -87,14 +87,7 @@ impl Writer {
         match to {
             "sqlite" => Ok(Writer::Sqlite(FileDb::create(file)?)),
             "zip" => {
-                let size = file
-                    .size()
-                    .map_err(|e| Error::io("the destination file", e))?;
-                if size != 0 {
-                    return Err(Error::AlreadyExists(format!(
-                        "the destination file holds {size} bytes: a new archive is written only into an empty file"
-                    )));
-                }
+                require_empty(&mut *file)?;
                 Ok(Writer::Zip(Box::new(ZipSink::new(
                     BufWriter::with_capacity(BUFFER, FileCursor::new(file)),
                 ))))

@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{ffi, Connection, OpenFlags};
 
 use super::{harden, vfs, SqlExt};
 use crate::error::{Error, Result};
-use crate::random_access::RandomAccess;
+use crate::random_access::{require_empty, RandomAccess};
 
 /// The VFS's name.
 const VFS: &CStr = c"sila-store-file";
@@ -67,14 +67,7 @@ impl FileDb {
     /// for writing: hand its connection to [`SqliteSink`](super::SqliteSink), then
     /// [`FileDb::close`] it.
     pub fn create(mut file: Box<dyn RandomAccess>) -> Result<FileDb> {
-        let size = file
-            .size()
-            .map_err(|e| Error::io("the destination file", e))?;
-        if size != 0 {
-            return Err(Error::AlreadyExists(format!(
-                "the destination file holds {size} bytes: a new archive is written only into an empty file"
-            )));
-        }
+        require_empty(&mut *file)?;
         let db = FileDb::register_file(file, true)?;
         let conn = Connection::open_with_flags_and_vfs(
             db.uri(false)?,
@@ -234,36 +227,8 @@ struct VfsFile {
     slot: *const Slot,
 }
 
-fn register() -> Result<()> {
-    static DONE: OnceLock<core::result::Result<(), String>> = OnceLock::new();
-    DONE.get_or_init(|| {
-        vfs::register(VFS, core::mem::size_of::<VfsFile>(), x_open).map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(Error::Backend)
-}
-
-static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
-    iVersion: 1,
-    xClose: Some(x_close),
-    xRead: Some(x_read),
-    xWrite: Some(x_write),
-    xTruncate: Some(x_truncate),
-    xSync: Some(x_sync),
-    xFileSize: Some(x_file_size),
-    xLock: Some(vfs::x_lock),
-    xUnlock: Some(vfs::x_lock),
-    xCheckReservedLock: Some(vfs::x_check_reserved_lock),
-    xFileControl: Some(vfs::x_file_control),
-    xSectorSize: Some(vfs::x_sector_size),
-    xDeviceCharacteristics: Some(x_device_characteristics),
-    xShmMap: None,
-    xShmLock: None,
-    xShmBarrier: None,
-    xShmUnmap: None,
-    xFetch: None,
-    xUnfetch: None,
-};
+vfs::declare_vfs!(VFS, VfsFile, open: x_open, close: x_close, read: x_read, write: x_write,
+    truncate: x_truncate, sync: x_sync, size: x_file_size, characteristics: x_device_characteristics);
 
 unsafe extern "C" fn x_open(
     _vfs: *mut ffi::sqlite3_vfs,

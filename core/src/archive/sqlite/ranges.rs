@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{ffi, Connection, OpenFlags};
 
@@ -204,37 +204,8 @@ struct VfsFile {
     file: *const RangeFile,
 }
 
-/// Registers the VFS once per process.
-fn register() -> Result<()> {
-    static DONE: OnceLock<core::result::Result<(), String>> = OnceLock::new();
-    DONE.get_or_init(|| {
-        vfs::register(VFS, core::mem::size_of::<VfsFile>(), x_open).map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(Error::Backend)
-}
-
-static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
-    iVersion: 1,
-    xClose: Some(x_close),
-    xRead: Some(x_read),
-    xWrite: Some(x_write),
-    xTruncate: Some(x_truncate),
-    xSync: Some(x_sync),
-    xFileSize: Some(x_file_size),
-    xLock: Some(vfs::x_lock),
-    xUnlock: Some(vfs::x_lock),
-    xCheckReservedLock: Some(vfs::x_check_reserved_lock),
-    xFileControl: Some(vfs::x_file_control),
-    xSectorSize: Some(vfs::x_sector_size),
-    xDeviceCharacteristics: Some(x_device_characteristics),
-    xShmMap: None,
-    xShmLock: None,
-    xShmBarrier: None,
-    xShmUnmap: None,
-    xFetch: None,
-    xUnfetch: None,
-};
+vfs::declare_vfs!(VFS, VfsFile, open: x_open, close: x_close, read: x_read, write: x_write,
+    truncate: x_truncate, sync: x_sync, size: x_file_size, characteristics: x_device_characteristics);
 
 unsafe extern "C" fn x_open(
     _vfs: *mut ffi::sqlite3_vfs,

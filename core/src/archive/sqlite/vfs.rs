@@ -118,3 +118,47 @@ pub(super) unsafe extern "C" fn x_sector_size(_: *mut ffi::sqlite3_file) -> c_in
 pub(super) fn span(amount: c_int, offset: ffi::sqlite3_int64) -> Option<(usize, u64)> {
     Some((usize::try_from(amount).ok()?, u64::try_from(offset).ok()?))
 }
+
+/// The `register()` (once per process) and the `METHODS` table of a VFS whose file is
+/// `$file` and whose own calls are the functions named; locks, file control and sector
+/// size are the shared ones above. Both VFSes of the archive are declared with it.
+macro_rules! declare_vfs {
+    ($name:expr, $file:ty, open: $open:ident, close: $close:ident, read: $read:ident,
+     write: $write:ident, truncate: $truncate:ident, sync: $sync:ident,
+     size: $size:ident, characteristics: $chars:ident) => {
+        /// Registers the VFS once per process.
+        fn register() -> $crate::error::Result<()> {
+            static DONE: std::sync::OnceLock<core::result::Result<(), String>> =
+                std::sync::OnceLock::new();
+            DONE.get_or_init(|| {
+                super::vfs::register($name, core::mem::size_of::<$file>(), $open)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err($crate::error::Error::Backend)
+        }
+
+        static METHODS: rusqlite::ffi::sqlite3_io_methods = rusqlite::ffi::sqlite3_io_methods {
+            iVersion: 1,
+            xClose: Some($close),
+            xRead: Some($read),
+            xWrite: Some($write),
+            xTruncate: Some($truncate),
+            xSync: Some($sync),
+            xFileSize: Some($size),
+            xLock: Some(super::vfs::x_lock),
+            xUnlock: Some(super::vfs::x_lock),
+            xCheckReservedLock: Some(super::vfs::x_check_reserved_lock),
+            xFileControl: Some(super::vfs::x_file_control),
+            xSectorSize: Some(super::vfs::x_sector_size),
+            xDeviceCharacteristics: Some($chars),
+            xShmMap: None,
+            xShmLock: None,
+            xShmBarrier: None,
+            xShmUnmap: None,
+            xFetch: None,
+            xUnfetch: None,
+        };
+    };
+}
+pub(super) use declare_vfs;
