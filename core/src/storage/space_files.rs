@@ -39,13 +39,12 @@ pub struct Work<'a> {
     pub cancelled: &'a dyn Fn() -> bool,
 }
 
-impl Work<'_> {
-    fn step(&self) -> Result<()> {
-        if (self.cancelled)() {
-            return Err(Error::Cancelled("stopped by the caller".into()));
-        }
-        Ok(())
+/// `Cancelled` if the caller asked to stop.
+fn stop_if(cancelled: &dyn Fn() -> bool) -> Result<()> {
+    if cancelled() {
+        return Err(Error::Cancelled("stopped by the caller".into()));
     }
+    Ok(())
 }
 
 impl<S: WorkspaceStore> SpaceStorage<S> {
@@ -88,10 +87,6 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
             progress,
             cancelled,
         } = work;
-        let step = Work {
-            progress: &mut |_| {},
-            cancelled,
-        };
         let (written, file) = write_archive_async(file, to, "plain", async |sink| {
             let mut written = Listing::new();
             let mut done = 0;
@@ -100,7 +95,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
                 .map(|e| async move { (e, self.store.read(&e.path).await) })
                 .buffered(IN_FLIGHT);
             while let Some((e, read)) = reads.next().await {
-                step.step()?;
+                stop_if(cancelled)?;
                 let (bytes, _) = read?.ok_or_else(|| {
                     Error::Conflict(format!("{} vanished while exporting", e.path))
                 })?;
@@ -183,7 +178,7 @@ impl<S: WorkspaceStore> SpaceStorage<S> {
         let mut pending = FuturesUnordered::new();
         let mut failed = None;
         for e in &entries {
-            let d = match work.step().and_then(|()| {
+            let d = match stop_if(work.cancelled).and_then(|()| {
                 let mut one = MemoryWorkspace::new();
                 transfer(source, e, Some(&mut one)).map(|d| (d, one))
             }) {
