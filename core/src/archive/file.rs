@@ -4,7 +4,10 @@
 //! held at once). The same checks as every conversion: each entry's size and hash as
 //! it passes, then the written file read back and compared with the source.
 
+use core::future::Future;
 use std::io::BufWriter;
+
+use futures_util::FutureExt;
 
 use super::sqlite::{FileDb, SqliteSink, SqliteSource};
 use super::zip::{ZipSink, ZipSource};
@@ -37,21 +40,18 @@ pub fn format_of(file: &mut dyn RandomAccess) -> Result<&'static str> {
 /// Runs `f` on the archive in `file` (SQLite or ZIP, from its first bytes), read as
 /// untrusted input.
 pub fn with_source<T>(
-    mut file: Box<dyn RandomAccess>,
+    file: Box<dyn RandomAccess>,
     f: impl FnOnce(&mut dyn EntrySource) -> Result<T>,
 ) -> Result<T> {
-    match format_of(&mut *file)? {
-        "sqlite" => {
-            let db = FileDb::open(file)?;
-            let r = SqliteSource::new(db.conn()?).and_then(|mut s| f(&mut s));
-            db.check(r)
-        }
-        _ => f(&mut ZipSource::new(FileReader::new(file, BUFFER))?),
-    }
+    ready(with_source_async(file, async move |s| f(s)))
 }
 
-/// A host's file behind a write buffer.
-type Buffered = BufWriter<FileCursor<Box<dyn RandomAccess>>>;
+/// The output of `fut`, which never waits: the async forms over a closure that does not
+/// await are how the synchronous ones run, so each is written once.
+fn ready<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    fut.now_or_never()
+        .unwrap_or_else(|| Err(Error::Backend("synchronous archive work waited".into())))
+}
 
 /// [`with_source`] for work that awaits between entries (writing them to a store).
 pub async fn with_source_async<T>(
@@ -73,6 +73,9 @@ pub async fn with_source_async<T>(
         }
     }
 }
+
+/// A host's file behind a write buffer.
+type Buffered = BufWriter<FileCursor<Box<dyn RandomAccess>>>;
 
 /// An archive being written into a host's file.
 enum Writer {
@@ -125,22 +128,12 @@ pub fn write_archive<T>(
     source_format: &str,
     f: impl FnOnce(&mut dyn EntrySink) -> Result<T>,
 ) -> Result<(T, Box<dyn RandomAccess>)> {
-    let mut w = Writer::new(file, to)?;
-    let out = match &mut w {
-        Writer::Sqlite(db) => {
-            let r = SqliteSink::new(db.conn()?, source_format).and_then(|mut s| {
-                let out = f(&mut s)?;
-                s.finish().map(|()| out)
-            });
-            db.check(r)?
-        }
-        Writer::Zip(sink) => {
-            let out = f(&mut **sink)?;
-            sink.finish()?;
-            out
-        }
-    };
-    Ok((out, w.finish()?))
+    ready(write_archive_async(
+        file,
+        to,
+        source_format,
+        async move |s| f(s),
+    ))
 }
 
 /// [`write_archive`] with entries that arrive asynchronously (read from a store).
