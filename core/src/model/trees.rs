@@ -2,6 +2,7 @@
 //! the op Sila's reader makes of each stored line, every tree or one, and the vertex
 //! listing hosts get.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -88,7 +89,12 @@ fn sila_op_slow(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
     }
     let mut clean = line.strip_prefix('"').unwrap_or(line);
     clean = clean.strip_suffix('"').unwrap_or(clean);
-    let clean: String = clean.chars().filter(|c| *c != '\0').collect();
+    // Sila drops NUL characters before parsing; most lines hold none (no copy then).
+    let clean: Cow<'_, str> = if clean.contains('\0') {
+        Cow::Owned(clean.replace('\0', ""))
+    } else {
+        Cow::Borrowed(clean)
+    };
     let arr: Vec<Box<RawValue>> = serde_json::from_str(&clean).ok()?;
     let get = |i: usize| arr.get(i).map(|r| r.get());
     let counter = |raw: Option<&str>| -> Option<u64> {
