@@ -286,6 +286,9 @@ impl TierStore {
                 if bucket.is_empty() {
                     return Err(bad("no bucket"));
                 }
+                // The S3 client's TLS runs on ring (Cargo.toml); a provider the host
+                // installed first stays.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
                 if let Some(v) = &s3.endpoint {
                     b = b.with_endpoint(v);
