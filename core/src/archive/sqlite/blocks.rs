@@ -246,22 +246,39 @@ pub(crate) fn placement_of(size: i64, block: i64, offset: i64, path: &str) -> Re
     }
 }
 
-/// The last block read, kept: files are read in path order, which is block order.
+/// Inflated blocks bytes a [`BlockCache`] keeps: a tree read whole spans a few blocks of
+/// [`super::OPS_BLOCK_TARGET`] bytes, so the next read of it inflates nothing.
+pub(crate) const BLOCK_CACHE_BYTES: usize = 1 << 20;
+
+/// The blocks read last, most recent first, up to [`BLOCK_CACHE_BYTES`] (the last one is
+/// kept whatever its size): files read in path order are in block order, and a tree
+/// read again (a chat opened twice) finds its blocks inflated.
 #[derive(Default)]
 pub(crate) struct BlockCache {
-    last: std::cell::RefCell<Option<(i64, std::rc::Rc<Vec<u8>>)>>,
+    recent: std::cell::RefCell<Vec<(i64, std::rc::Rc<Vec<u8>>)>>,
 }
 
 impl BlockCache {
     /// Block `id`, from the cache or read.
     pub(crate) fn get(&self, conn: &Connection, id: i64) -> Result<std::rc::Rc<Vec<u8>>> {
-        if let Some((cached, bytes)) = &*self.last.borrow() {
-            if *cached == id {
-                return Ok(std::rc::Rc::clone(bytes));
-            }
+        let mut recent = self.recent.borrow_mut();
+        if let Some(i) = recent.iter().position(|(cached, _)| *cached == id) {
+            let hit = recent.remove(i);
+            let bytes = std::rc::Rc::clone(&hit.1);
+            recent.insert(0, hit);
+            return Ok(bytes);
         }
         let bytes = std::rc::Rc::new(read_block(conn, id)?);
-        *self.last.borrow_mut() = Some((id, std::rc::Rc::clone(&bytes)));
+        recent.insert(0, (id, std::rc::Rc::clone(&bytes)));
+        let mut kept = 0;
+        let keep = recent
+            .iter()
+            .position(|(_, b)| {
+                kept += b.len();
+                kept > BLOCK_CACHE_BYTES
+            })
+            .map_or(recent.len(), |i| i.max(1));
+        recent.truncate(keep);
         Ok(bytes)
     }
 }

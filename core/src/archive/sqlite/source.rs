@@ -10,11 +10,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::blocks::{placement, placement_of, BlockCache};
 use super::guard::{check_schema, fresh_query};
 use super::{to_i64, SqlExt, APPLICATION_ID, CHUNK_SIZE, FORMAT, FORMAT_VERSION};
-use crate::entries::{check_unique, read_bounded, EntryMeta, EntrySource, Operation, MAX_OPS_FILE};
+use crate::entries::{
+    check_unique, push_operations, read_bounded, EntryMeta, EntrySource, Operation, MAX_OPS_FILE,
+};
 use crate::error::{Error, Result};
 use crate::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
 use crate::layout::{EntryKind, OpsFileKey};
-use crate::ops::{encode_line, OpLine, OpsFileKind, OpsText};
+use crate::ops::{encode_line, OpLine, OpsFileKind};
 
 /// The rows of one ops file (`?1`), in order, each with `n`, the bytes of its text
 /// columns; a text column is loaded only if `n` is at most `?2` (the file's declared
@@ -452,12 +454,9 @@ impl EntrySource for SqliteSource<'_> {
                 kind,
             };
             let declared = u64::try_from(size).unwrap_or(0);
-            let bytes = self.ops_bytes(id, kind, trailing, &key.path(), declared)?;
-            let text = OpsText::split(&bytes).map_err(|line| Error::InvalidUtf8 {
-                path: key.path(),
-                line,
-            })?;
-            out.extend(text.lines.iter().map(|line| Operation::new(&key, line)));
+            let path = key.path();
+            let bytes = self.ops_bytes(id, kind, trailing, &path, declared)?;
+            push_operations(&key, &path, &bytes, &mut out)?;
         }
         Ok(out)
     }
@@ -498,9 +497,7 @@ impl SqliteSource<'_> {
                 });
             }
             let bytes = self.blocks.get(self.conn, place.block)?;
-            let text = OpsText::split(place.slice(&bytes, &path)?)
-                .map_err(|line| Error::InvalidUtf8 { path, line })?;
-            out.extend(text.lines.iter().map(|line| Operation::new(&key, line)));
+            push_operations(&key, &path, place.slice(&bytes, &path)?, &mut out)?;
         }
         Ok(out)
     }
