@@ -1,6 +1,7 @@
 // Builds each case's tree with the real RepTree 0.9.0 and prints its state, one JSON
 // line per case: {root, error, vertices: [{id, parent, props: [[key, value]...],
-// children: [ids in insertion order], sorted: [ids as getChildren sorts them]}]}.
+// children: [ids in insertion order], sorted: [ids as getChildren sorts them]}],
+// stateVector: {peer: [[first, last]...]}}.
 // Usage: node oracle.mjs CASES.jsonl OUT.jsonl
 // A case is {"ops": [op...]}, op = {"c": counter, "p": peer, "t": target, "m": parent|null}
 // for a move, {"c", "p", "t", "k": key, "v": value} for a property ("v" absent = undefined).
@@ -33,7 +34,8 @@ for (const line of fs.readFileSync(casesPath, "utf8").split("\n")) {
     children: [...v.children],
     sorted: state.getChildren(v.id).map((c) => c.id),
   }));
-  out.push(JSON.stringify({ root: tree.root?.id ?? null, error: null, vertices }));
+  const stateVector = tree.getStateVector();
+  out.push(JSON.stringify({ root: tree.root?.id ?? null, error: null, vertices, stateVector }));
   state.dispose();
 }
 fs.writeFileSync(outPath, out.join("\n") + "\n");

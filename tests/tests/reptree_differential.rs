@@ -191,7 +191,42 @@ fn diff(ours: &RepTree, theirs: &Value) -> Option<String> {
             ));
         }
     }
+    let mut their_sv: Vec<(String, Vec<(u64, u64)>)> = theirs["stateVector"]
+        .as_object()?
+        .iter()
+        .map(|(peer, ranges)| {
+            let ranges = ranges
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| (r[0].as_u64().unwrap_or(0), r[1].as_u64().unwrap_or(0)))
+                .collect();
+            (peer.clone(), ranges)
+        })
+        .collect();
+    their_sv.sort();
+    let sv = ours.state_vector();
+    if sv != their_sv {
+        return Some(format!("state vector: ours {sv:?}, RepTree {their_sv:?}"));
+    }
     None
+}
+
+/// [`diff`] of the tree and of the tree read back from its snapshot (which must
+/// give the same bytes again).
+fn diff_with_snapshot(ours: &RepTree, theirs: &Value) -> Option<String> {
+    if let Some(d) = diff(ours, theirs) {
+        return Some(d);
+    }
+    let bytes = ours.snapshot();
+    let back = match RepTree::from_snapshot(&bytes) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("snapshot refused: {e}")),
+    };
+    if back.snapshot() != bytes {
+        return Some("the snapshot read back gives other bytes".into());
+    }
+    diff(&back, theirs).map(|d| format!("read from its snapshot: {d}"))
 }
 
 /// The ops of every tree of every fixture, in `getOperations` order.
@@ -406,7 +441,7 @@ fn fixtures_and_random_op_sets_match_reptree() {
     let our_time = start.elapsed();
     let mut failures = Vec::new();
     for ((name, tree), theirs) in names.iter().zip(&ours).zip(&oracle) {
-        if let Some(d) = diff(tree, theirs) {
+        if let Some(d) = diff_with_snapshot(tree, theirs) {
             failures.push(format!("{name}: {d}"));
         }
     }
@@ -441,6 +476,9 @@ fn fixtures_and_random_op_sets_match_reptree() {
         let mut tampered = oracle[i].clone();
         tampered["vertices"][1]["parent"] = Value::String("elsewhere".into());
         assert!(diff(&ours[i], &tampered).is_some());
+        let mut no_state_vector = oracle[i].clone();
+        no_state_vector["stateVector"] = Value::Object(Default::default());
+        assert!(diff(&ours[i], &no_state_vector).is_some());
     }
     if let Some(first) = failures.first() {
         let idx = names

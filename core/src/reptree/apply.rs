@@ -16,7 +16,7 @@ use super::{
 impl RepTree {
     /// The number of `s`, interned if new (with its per-name flags); `None`, and the
     /// tree given up, past `u32::MAX` names.
-    fn name(&mut self, s: &str) -> Option<Name> {
+    pub(super) fn name(&mut self, s: &str) -> Option<Name> {
         let Some(n) = self.names.intern(s) else {
             self.overloaded = true;
             return None;
@@ -39,6 +39,9 @@ impl RepTree {
 
     /// One op of `applyOps`: skipped if its id is known, else kept and applied.
     pub(super) fn apply_op(&mut self, op: TreeOpRef<'_>) {
+        if self.frozen_state_vector.is_some() {
+            return;
+        }
         let Some(peer) = self.name(op.peer) else {
             return;
         };
@@ -63,6 +66,7 @@ impl RepTree {
                     peer,
                     target,
                     mv: Some(parent),
+                    reported: false,
                 });
                 self.apply_move(h);
             }
@@ -76,15 +80,19 @@ impl RepTree {
                     peer,
                     target,
                     mv: None,
+                    reported: false,
                 });
                 self.apply_property(h, key, value);
             }
         }
     }
 
-    fn report_applied(&mut self, h: usize) {
+    /// `reportOpAsApplied` (`counted`: the op enters the state vector) or, for a
+    /// property set that lost, the bare `knownOps.add`.
+    fn report_applied(&mut self, h: usize, counted: bool) {
         let id = self.op_id(h);
         self.known_ops.insert(id);
+        self.ops[h].reported |= counted;
     }
 
     /// RepTree's `applyMove`, whose tail `applyPendingMovesForParent` recurses into
@@ -141,7 +149,7 @@ impl RepTree {
         };
         if in_order {
             self.move_ops.push(h);
-            self.report_applied(h);
+            self.report_applied(h, true);
             self.try_to_move(h);
         } else {
             let mut target_index = self.move_ops.len();
@@ -157,7 +165,7 @@ impl RepTree {
                 self.undo_move(m);
             }
             self.move_ops.insert(target_index + 1, h);
-            self.report_applied(h);
+            self.report_applied(h, true);
             self.try_to_move(h);
             let mut i = target_index + 2;
             while i < self.move_ops.len() {
@@ -303,7 +311,7 @@ impl RepTree {
             self.prop_op_ids.insert(slot, id);
             set_prop(&mut self.vertices[i].props, key, value);
         }
-        self.report_applied(h);
+        self.report_applied(h, newer);
     }
 }
 

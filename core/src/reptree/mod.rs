@@ -45,6 +45,7 @@ mod apply;
 mod forest;
 mod js;
 mod names;
+mod snapshot;
 mod state;
 
 use alloc::string::{String, ToString};
@@ -56,6 +57,7 @@ use hashbrown::{HashMap, HashSet};
 use js::json_string;
 pub use js::{js_date_value, js_falsy, v8_sort};
 use names::{Name, Names};
+pub use snapshot::{StateVector, SNAPSHOT_MAGIC};
 
 /// Undo and redo steps a tree may take to place moves that arrive out of order before
 /// it is given up ([`RepTree::overloaded`]). Each out-of-order move replays the moves
@@ -291,6 +293,9 @@ struct Op {
     target: Name,
     /// `Some(parent)` for a move (`None` inside: null); `None` for a property set.
     mv: Option<Option<Name>>,
+    /// Whether RepTree reported it as applied (a move placed, a property set that
+    /// won): what its state vector counts.
+    reported: bool,
 }
 
 /// Where RepTree keeps a property's winning op id: the string `key@target`. Pairs
@@ -340,6 +345,9 @@ pub struct RepTree {
     /// Set when placing a move would have exceeded [`REPLAY_BUDGET`] (or a tree held
     /// more than `u32::MAX` distinct names).
     overloaded: bool,
+    /// The state vector of a tree read from a snapshot (which holds no ops); `None`
+    /// for a tree built from ops.
+    frozen_state_vector: Option<StateVector>,
 }
 
 /// The forest node of vertex `i`.

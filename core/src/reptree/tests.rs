@@ -73,3 +73,83 @@ fn v8_sort_matches_insertion_semantics() {
     );
     assert!(js_date_value("\"yesterday\"").is_nan());
 }
+
+fn sample_tree() -> RepTree {
+    RepTree::from_ops([
+        mv(1, "p", "r", None),
+        mv(2, "p", "a", Some("r")),
+        mv(3, "q", "b", Some("r")),
+        set(4, "p", "a", "name", Some("\"a\"")),
+        set(5, "q", "a", "name", Some("\"later\"")),
+        set(4, "q", "a", "name", Some("\"lost\"")),
+        mv(6, "p", "b", Some("a")),
+        mv(9, "p", "c", Some("missing")),
+    ])
+}
+
+#[test]
+fn a_snapshot_reads_back_as_the_same_tree() {
+    let t = sample_tree();
+    let bytes = t.snapshot();
+    let back = RepTree::from_snapshot(&bytes).unwrap();
+    assert!(back.is_snapshot() && !t.is_snapshot());
+    assert_eq!(back.states(), t.states());
+    assert_eq!(back.snapshot(), bytes);
+    assert_eq!(
+        t.state_vector(),
+        [
+            ("p".into(), vec![(1, 2), (4, 4), (6, 6)]),
+            ("q".into(), vec![(3, 3), (5, 5)])
+        ],
+        "a losing set and a stashed move are not counted"
+    );
+    assert_eq!(back.state_vector(), t.state_vector());
+    assert_eq!(back.vertex_by_path("later").map(|v| v.id()), Some("a"));
+    // A view holds no history: ops applied to it change nothing.
+    let mut view = back.clone();
+    view.apply_ops([mv(10, "p", "z", Some("r"))]);
+    assert_eq!(view.snapshot(), bytes);
+}
+
+#[test]
+fn a_hostile_snapshot_is_refused_without_panicking() {
+    let bytes = sample_tree().snapshot();
+    for cut in 0..bytes.len() {
+        assert!(
+            RepTree::from_snapshot(&bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // Every byte changed to every value: refused or read, never a panic.
+    for i in 0..bytes.len() {
+        for b in [0u8, 1, 2, 0x7f, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[i] = b;
+            if let Ok(t) = RepTree::from_snapshot(&bad) {
+                assert_eq!(t.snapshot(), bad, "a snapshot read is canonical");
+            }
+        }
+    }
+    // A count no byte backs reserves nothing.
+    let mut huge = SNAPSHOT_MAGIC.to_vec();
+    huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    assert!(matches!(
+        RepTree::from_snapshot(&huge),
+        Err(crate::Error::Corrupt { .. })
+    ));
+    // A child listed by a vertex that is not its parent.
+    let t = RepTree::from_ops([
+        mv(1, "p", "r", None),
+        mv(2, "p", "a", Some("r")),
+        mv(3, "p", "b", Some("r")),
+    ]);
+    let good = t.snapshot();
+    let mut other = good.clone();
+    // r lists [1, 2]; make it [1, 1].
+    let pos = good
+        .windows(3)
+        .position(|w| w == [2, 1, 2])
+        .expect("r's children");
+    other[pos + 2] = 1;
+    assert!(RepTree::from_snapshot(&other).is_err());
+}

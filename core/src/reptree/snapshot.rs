@@ -1,0 +1,330 @@
+//! A tree's state as bytes, and back: what a reader of the tree sees (every vertex in
+//! creation order with its parent, its properties in RepTree's order and its live
+//! children in insertion order) and RepTree's state vector, without the history that
+//! built them. Written beside the ops of an archive (format 3 of the SQLite archive)
+//! so that opening a workspace reads state instead of replaying every op; checked
+//! against a replay by `verify`.
+//!
+//! ```text
+//! snapshot  = "SRT1" vertices peers
+//! vertices  = count vertex*
+//! vertex    = str(id) parent count(props) (str(key) str(raw JSON value))*
+//!             count(children) index*        children: vertex indices
+//! parent    = 0 (null) | 1 str(parent id)
+//! peers     = count (str(peer) count(ranges) (start length)*)*   sorted by peer id
+//! str       = count UTF-8 bytes
+//! count, index, start, length: unsigned LEB128 (at most 10 bytes)
+//! ```
+//!
+//! The encoding is canonical: a tree has exactly one snapshot, so a snapshot is
+//! checked by comparing bytes. [`RepTree::from_snapshot`] reads untrusted bytes: every
+//! count is bounded by the bytes left, every index by the vertices read, and the
+//! children lists must agree with the parent links exactly (each vertex whose parent
+//! is a vertex is listed once, by that parent, and nowhere else).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use hashbrown::HashMap;
+
+use super::names::Name;
+use super::{RepTree, NO_SLOT, V};
+use crate::error::{Error, Result};
+
+/// The first bytes of every snapshot.
+pub const SNAPSHOT_MAGIC: &[u8; 4] = b"SRT1";
+
+/// A peer's op counters that RepTree counts as applied, as sorted, disjoint,
+/// non-adjacent ranges `(first, last)` (RepTree's `getStateVector`).
+pub type StateVector = Vec<(String, Vec<(u64, u64)>)>;
+
+fn corrupt(reason: String) -> Error {
+    Error::Corrupt {
+        format: "tree snapshot",
+        reason,
+    }
+}
+
+fn put_uint(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_uint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over untrusted snapshot bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn uint(&mut self) -> Result<u64> {
+        let mut n = 0u64;
+        for shift in (0..70).step_by(7) {
+            let Some(&b) = self.bytes.get(self.pos) else {
+                return Err(corrupt(format!("cut at byte {}", self.pos)));
+            };
+            self.pos += 1;
+            let part = u64::from(b & 0x7f);
+            if shift == 63 && part > 1 || shift > 63 {
+                return Err(corrupt(format!(
+                    "a number over 64 bits at byte {}",
+                    self.pos
+                )));
+            }
+            n |= part << shift;
+            if b & 0x80 == 0 {
+                // Canonical: no trailing zero groups.
+                if b == 0 && shift > 0 {
+                    return Err(corrupt(format!(
+                        "a number not in its shortest form at byte {}",
+                        self.pos
+                    )));
+                }
+                return Ok(n);
+            }
+        }
+        Err(corrupt(format!(
+            "a number over 64 bits at byte {}",
+            self.pos
+        )))
+    }
+
+    /// A count of items each at least `min_bytes` long: never more than the bytes left
+    /// could hold, so nothing is reserved for a count the input cannot back.
+    fn count(&mut self, min_bytes: usize, what: &str) -> Result<usize> {
+        let n = self.uint()?;
+        let left = (self.bytes.len() - self.pos) as u64;
+        if n.saturating_mul(min_bytes as u64) > left {
+            return Err(corrupt(format!(
+                "{n} {what} declared at byte {} with {left} bytes left",
+                self.pos
+            )));
+        }
+        Ok(n as usize)
+    }
+
+    fn str(&mut self) -> Result<&'a str> {
+        let n = self.count(1, "string bytes")?;
+        let raw = &self.bytes[self.pos..self.pos + n];
+        let s = core::str::from_utf8(raw)
+            .map_err(|_| corrupt(format!("a string that is not UTF-8 at byte {}", self.pos)))?;
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| corrupt(format!("cut at byte {}", self.pos)))?;
+        self.pos += 1;
+        Ok(b)
+    }
+}
+
+impl RepTree {
+    /// RepTree's state vector: per peer, the counters of the ops it reported as
+    /// applied (moves placed, property sets that won), as ranges; peers sorted by id.
+    pub fn state_vector(&self) -> StateVector {
+        if let Some(sv) = &self.frozen_state_vector {
+            return sv.clone();
+        }
+        let mut by_peer: HashMap<Name, Vec<u64>> = HashMap::new();
+        for op in self.ops.iter().filter(|o| o.reported) {
+            by_peer.entry(op.peer).or_default().push(op.counter);
+        }
+        let mut out: StateVector = by_peer
+            .into_iter()
+            .map(|(peer, mut counters)| {
+                counters.sort_unstable();
+                let mut ranges: Vec<(u64, u64)> = Vec::new();
+                for c in counters {
+                    match ranges.last_mut() {
+                        Some(r) if c <= r.1.saturating_add(1) => r.1 = r.1.max(c),
+                        _ => ranges.push((c, c)),
+                    }
+                }
+                (String::from(self.names.str(peer)), ranges)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The tree's state as bytes (see the module's documentation): the same tree
+    /// always gives the same bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * self.vertices.len() + 16);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        put_uint(&mut out, self.vertices.len() as u64);
+        for (i, v) in self.vertices.iter().enumerate() {
+            put_str(&mut out, self.names.str(v.id));
+            match v.parent {
+                None => out.push(0),
+                Some(p) => {
+                    out.push(1);
+                    put_str(&mut out, self.names.str(p));
+                }
+            }
+            put_uint(&mut out, v.props.len() as u64);
+            for (k, value) in &v.props {
+                put_str(&mut out, self.names.str(*k));
+                put_str(&mut out, value);
+            }
+            let kids: Vec<usize> = self.live_children(i).collect();
+            put_uint(&mut out, kids.len() as u64);
+            for c in kids {
+                put_uint(&mut out, c as u64);
+            }
+        }
+        let sv = self.state_vector();
+        put_uint(&mut out, sv.len() as u64);
+        for (peer, ranges) in &sv {
+            put_str(&mut out, peer);
+            put_uint(&mut out, ranges.len() as u64);
+            for &(first, last) in ranges {
+                put_uint(&mut out, first);
+                put_uint(&mut out, last - first);
+            }
+        }
+        out
+    }
+
+    /// A tree read from [`RepTree::snapshot`]'s bytes: a read-only view that answers
+    /// every question a replayed tree answers ([`RepTree::vertices`],
+    /// [`RepTree::children`], [`RepTree::state_vector`], …) but holds no history, so
+    /// ops applied to it later are ignored ([`RepTree::is_snapshot`]). Untrusted bytes
+    /// give `Corrupt`, never a panic, and memory bounded by their length.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<RepTree> {
+        if bytes.get(..4) != Some(SNAPSHOT_MAGIC.as_slice()) {
+            return Err(corrupt("it does not start with \"SRT1\"".into()));
+        }
+        let mut r = Reader { bytes, pos: 4 };
+        let mut t = RepTree {
+            walk_ancestors: true,
+            frozen_state_vector: Some(Vec::new()),
+            ..RepTree::default()
+        };
+        // A vertex takes at least 4 bytes: id length, parent tag, two counts.
+        let n = r.count(4, "vertices")?;
+        t.vertices.reserve(n);
+        let mut kids_of: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for i in 0..n {
+            let id = t.snapshot_name(r.str()?)?;
+            if t.vertex_index(id).is_some() {
+                return Err(corrupt(format!("vertex {i} repeats an id")));
+            }
+            t.vertex_of[id as usize] = i as u32;
+            let parent = match r.byte()? {
+                0 => None,
+                1 => Some(t.snapshot_name(r.str()?)?),
+                b => return Err(corrupt(format!("parent tag {b} of vertex {i}"))),
+            };
+            let np = r.count(2, "properties")?;
+            let mut props: Vec<(Name, String)> = Vec::with_capacity(np);
+            for _ in 0..np {
+                let k = t.snapshot_name(r.str()?)?;
+                if props.iter().any(|(pk, _)| *pk == k) {
+                    return Err(corrupt(format!("vertex {i} repeats a property key")));
+                }
+                props.push((k, String::from(r.str()?)));
+            }
+            let nk = r.count(1, "children")?;
+            let mut kids = Vec::with_capacity(nk);
+            for _ in 0..nk {
+                let c = r.uint()?;
+                kids.push(usize::try_from(c).unwrap_or(usize::MAX));
+            }
+            kids_of.push(kids);
+            t.vertices.push(V {
+                id,
+                parent,
+                props,
+                children: Vec::new(),
+            });
+        }
+        t.child_slot = vec![NO_SLOT; n];
+        t.stale = vec![0; n];
+        for (p, kids) in kids_of.into_iter().enumerate() {
+            for (j, &c) in kids.iter().enumerate() {
+                let listed_right = c < n
+                    && t.child_slot[c] == NO_SLOT
+                    && t.vertices[c].parent == Some(t.vertices[p].id);
+                if !listed_right {
+                    return Err(corrupt(format!(
+                        "vertex {p} lists a child ({c}) that is not its own or is listed twice"
+                    )));
+                }
+                t.child_slot[c] = j;
+            }
+            t.vertices[p].children = kids;
+        }
+        for (i, v) in t.vertices.iter().enumerate() {
+            let parent_is_vertex = v.parent.and_then(|p| t.vertex_index(p)).is_some();
+            if parent_is_vertex && t.child_slot[i] == NO_SLOT {
+                return Err(corrupt(format!(
+                    "vertex {i} is not among its parent's children"
+                )));
+            }
+        }
+        let peers = r.count(2, "peers")?;
+        let mut sv: StateVector = Vec::with_capacity(peers);
+        for _ in 0..peers {
+            let peer = String::from(r.str()?);
+            if sv.last().is_some_and(|(last, _)| *last >= peer) {
+                return Err(corrupt(format!("state vector peer {peer:?} out of order")));
+            }
+            let nr = r.count(2, "ranges")?;
+            let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(nr);
+            for _ in 0..nr {
+                let first = r.uint()?;
+                let last = first
+                    .checked_add(r.uint()?)
+                    .ok_or_else(|| corrupt("a state vector range past 2⁶⁴".into()))?;
+                if ranges
+                    .last()
+                    .is_some_and(|&(_, prev)| first <= prev.saturating_add(1))
+                {
+                    return Err(corrupt(format!(
+                        "state vector ranges of {peer:?} out of order"
+                    )));
+                }
+                ranges.push((first, last));
+            }
+            sv.push((peer, ranges));
+        }
+        if r.pos != bytes.len() {
+            return Err(corrupt(format!(
+                "{} bytes after the end",
+                bytes.len() - r.pos
+            )));
+        }
+        t.frozen_state_vector = Some(sv);
+        Ok(t)
+    }
+
+    /// Whether this tree was read from a snapshot (a read-only view: ops applied to it
+    /// are ignored).
+    pub fn is_snapshot(&self) -> bool {
+        self.frozen_state_vector.is_some()
+    }
+
+    fn snapshot_name(&mut self, s: &str) -> Result<Name> {
+        self.name(s)
+            .ok_or_else(|| corrupt("more than 2³² distinct names".into()))
+    }
+}
