@@ -65,6 +65,14 @@ pub trait EntrySource {
         Ok(Vec::new())
     }
 
+    /// The stored snapshot of `tree` ([`crate::reptree::RepTree::snapshot`]'s bytes),
+    /// if the source keeps one (format 3 of the SQLite archive); untrusted like every
+    /// other byte of the source. The default keeps none.
+    fn tree_snapshot(&mut self, tree: &TreeId) -> Result<Option<Vec<u8>>> {
+        let _ = tree;
+        Ok(None)
+    }
+
     /// The ops of `tree` stored in day folders `from..=to` (both optional), in the
     /// order days, then peer, then file kind, then line; the seed's
     /// `getOperations(treeId, dateRange)`. The default reads the matching ops files;

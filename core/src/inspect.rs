@@ -316,8 +316,9 @@ pub fn verify(
     workspace_checks(&mut g, &mut report);
     // References between trees and blobs, once the bytes are known to be sound.
     if report.errors.is_empty() {
-        match crate::model::SpaceModel::load(source) {
+        match crate::model::SpaceModel::load_replayed(source) {
             Ok(model) => {
+                report.errors.extend(snapshot_problems(source, &model));
                 let s = model.summary();
                 report.errors.extend(s.errors);
                 report.warnings.extend(s.warnings);
@@ -329,6 +330,31 @@ pub fn verify(
     report.info = g.info;
     report.ok = report.errors.is_empty();
     report
+}
+
+/// Every snapshot the source keeps, compared with the tree replayed from its ops.
+fn snapshot_problems(
+    source: &mut dyn EntrySource,
+    model: &crate::model::SpaceModel,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (tree, replayed) in &model.trees {
+        let Ok(id) = crate::ids::TreeId::new(tree) else {
+            continue;
+        };
+        let problem = match source.tree_snapshot(&id) {
+            Ok(None) => continue,
+            Ok(Some(stored)) if stored == replayed.snapshot() => continue,
+            Ok(Some(_)) => Problem {
+                code: "Corrupt".into(),
+                path: None,
+                message: format!("the snapshot of tree {tree} is not the tree its ops rebuild"),
+            },
+            Err(e) => Problem::from_error(&e, None),
+        };
+        out.push(problem);
+    }
+    out
 }
 
 fn workspace_checks(g: &mut Gather, report: &mut VerifyReport) {

@@ -128,13 +128,18 @@ pub fn roundtrip_both_ways(ws: &Path, t: &TempDir) {
 /// Writes the workspace folder `ws` as a SQLite archive of format 1 (one row per ops
 /// line), as builds before format 2 wrote it, at `out`.
 pub fn write_sqlite_v1(ws: &Path, out: &Path) {
+    write_sqlite_in(ws, out, 1);
+}
+
+/// The plain workspace `ws` as a SQLite archive of format `version` at `out`.
+pub fn write_sqlite_in(ws: &Path, out: &Path, version: i64) {
     use sila_store_core::archive::sqlite::SqliteSink;
     let conn = rusqlite::Connection::open(out).expect("create SQLite");
     {
         let mut source = sila_store_native::fs::PlainSource::open(ws).expect("open folder");
-        let mut sink = SqliteSink::with_version(&conn, "plain", 1).expect("SQLite sink");
+        let mut sink = SqliteSink::with_version(&conn, "plain", version).expect("SQLite sink");
         sila_store_core::convert::copy_all(&mut source, &mut sink, &mut |_| {})
-            .expect("write SQLite format 1");
+            .expect("write SQLite");
     }
     conn.close().map_err(|(_, e)| e).expect("close SQLite");
 }
@@ -256,9 +261,9 @@ pub fn tiny_sqlite() -> Vec<u8> {
     tiny_sqlite_in(1)
 }
 
-/// [`tiny_sqlite`] in the format this build writes (2: ops files in blocks).
+/// [`tiny_sqlite`] in format 2 (ops files in blocks).
 pub fn tiny_sqlite_v2() -> Vec<u8> {
-    tiny_sqlite_in(sila_store_core::archive::sqlite::FORMAT_VERSION)
+    tiny_sqlite_in(2)
 }
 
 /// [`tiny_workspace`] as a SQLite archive of format `version`, 512-byte pages.

@@ -5,6 +5,7 @@ use std::fs;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
+use sila_store_core::archive::sqlite::FORMAT_VERSION;
 use sila_store_core::archive::zip::{Manifest, ManifestFile, MANIFEST_NAME};
 use sila_store_core::ids::Sha256Hex;
 use sila_store_core::{inspect, Error};
@@ -249,17 +250,17 @@ fn sqlite_from_the_future() {
     convert(&rich(), &p, ConvertOptions::default(), &mut |_| {}).unwrap();
     rusqlite::Connection::open(&p)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 3")
+        .execute_batch(&format!("PRAGMA user_version = {}", FORMAT_VERSION + 1))
         .unwrap();
     let e = convert_fails(&p, &t.join("out"));
     assert!(
         matches!(
             e,
             Error::UnsupportedVersion {
-                found: 3,
-                supported: 2,
+                found,
+                supported: FORMAT_VERSION,
                 ..
-            }
+            } if found == FORMAT_VERSION + 1
         ),
         "{e}"
     );

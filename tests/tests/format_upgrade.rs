@@ -1,12 +1,13 @@
 //! SQLite archives of format 1 (one row per ops line, written by builds before format
-//! 2) stay readable, and convert to format 2 losslessly: on every fixture, a format-1
-//! archive verifies, converts to a format-2 archive (and a ZIP) and back to a folder
-//! byte for byte, and reads the same ops and trees as the format-2 one.
+//! 2) and format 2 (no tree snapshots) stay readable, and convert to the format this
+//! build writes losslessly: on every fixture, an old archive verifies, converts to a
+//! new archive (and a ZIP) and back to a folder byte for byte, and reads the same ops
+//! and trees as the new one. The new one's snapshots are the trees its ops rebuild.
 
 use sila_store_core::archive::sqlite::{open_untrusted, SqliteSource, FORMAT_VERSION};
 use sila_store_core::inspect;
 use sila_store_native::with_source;
-use sila_store_tests::{all_fixtures, sha256_listing, write_sqlite_v1, TempDir};
+use sila_store_tests::{all_fixtures, sha256_listing, write_sqlite_in, TempDir};
 
 fn version(p: &std::path::Path) -> i64 {
     let c = open_untrusted(p).expect("open");
@@ -16,16 +17,22 @@ fn version(p: &std::path::Path) -> i64 {
 }
 
 #[test]
-fn format_1_archives_convert_to_format_2_byte_for_byte() {
+fn old_archives_convert_to_the_current_format_byte_for_byte() {
+    for old in [1, 2] {
+        old_archives_convert(old);
+    }
+}
+
+fn old_archives_convert(old: i64) {
     let conv = |a: &std::path::Path, b: &std::path::Path| {
         sila_store_native::convert(a, b, Default::default(), &mut |_| {})
             .unwrap_or_else(|e| panic!("convert {} -> {}: {e}", a.display(), b.display()));
     };
     for ws in all_fixtures() {
         let t = TempDir::new();
-        let name = ws.display().to_string();
-        write_sqlite_v1(&ws, &t.join("v1.db"));
-        assert_eq!(version(&t.join("v1.db")), 1, "{name}");
+        let name = format!("{} (format {old})", ws.display());
+        write_sqlite_in(&ws, &t.join("v1.db"), old);
+        assert_eq!(version(&t.join("v1.db")), old, "{name}");
         let r = with_source(&t.join("v1.db"), |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
         let plain = with_source(&ws, |s| Ok(inspect::verify(s, &mut |_| {}))).unwrap();
         assert_eq!(r.ok, plain.ok, "{name}: {:?}", r.errors);
@@ -75,5 +82,22 @@ fn format_1_archives_convert_to_format_2_byte_for_byte() {
             summary(&t.join("v2.db")),
             "{name}"
         );
+        // The new archive's trees open from their snapshots, as its ops rebuild them.
+        with_source(&t.join("v2.db"), |s| {
+            let opened = sila_store_core::model::open_trees(s)?;
+            let replayed = sila_store_core::model::load_trees(s)?;
+            assert!(opened.keys().eq(replayed.keys()), "{name}");
+            for (id, tree) in &opened {
+                assert!(tree.is_snapshot(), "{name}: {id}");
+                assert_eq!(tree.states(), replayed[id].states(), "{name}: {id}");
+                assert_eq!(
+                    tree.state_vector(),
+                    replayed[id].state_vector(),
+                    "{name}: {id}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
     }
 }

@@ -219,6 +219,9 @@ fn diff_with_snapshot(ours: &RepTree, theirs: &Value) -> Option<String> {
         return Some(d);
     }
     let bytes = ours.snapshot();
+    if ours.snapshot_len() != bytes.len() {
+        return Some("snapshot_len is not the snapshot's length".into());
+    }
     let back = match RepTree::from_snapshot(&bytes) {
         Ok(t) => t,
         Err(e) => return Some(format!("snapshot refused: {e}")),

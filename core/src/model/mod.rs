@@ -15,7 +15,10 @@ use crate::reptree::{RepTree, Vertex, NULL_VERTEX_ID};
 use crate::space::space_id_from_json;
 
 mod trees;
-pub use trees::{load_tree, load_trees, sila_tree_op, vertex_list, PropInfo, VertexInfo};
+pub use trees::{
+    load_tree, load_trees, open_trees, replay_each_tree, sila_tree_op, vertex_list, PropInfo,
+    VertexInfo,
+};
 
 fn str_prop(v: Vertex<'_>, key: &str) -> Option<String> {
     serde_json::from_str::<String>(v.prop(key)?).ok()
@@ -135,8 +138,22 @@ pub struct SpaceModel {
 }
 
 impl SpaceModel {
-    /// Loads every tree and the list of blobs.
+    /// Loads every tree and the list of blobs: each tree from the snapshot the source
+    /// keeps of it ([`open_trees`]), else replayed.
     pub fn load(source: &mut dyn EntrySource) -> Result<Self> {
+        Self::load_with(source, open_trees)
+    }
+
+    /// [`SpaceModel::load`] with every tree replayed from its ops ([`load_trees`]),
+    /// whatever snapshots the source keeps: what `verify` checks them against.
+    pub fn load_replayed(source: &mut dyn EntrySource) -> Result<Self> {
+        Self::load_with(source, load_trees)
+    }
+
+    fn load_with(
+        source: &mut dyn EntrySource,
+        trees: fn(&mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>>,
+    ) -> Result<Self> {
         let mut static_files = BTreeSet::new();
         let mut mutable_files = BTreeSet::new();
         let mut space_id = None;
@@ -157,7 +174,7 @@ impl SpaceModel {
         }
         Ok(SpaceModel {
             space_id,
-            trees: load_trees(source)?,
+            trees: trees(source)?,
             static_files,
             mutable_files,
         })

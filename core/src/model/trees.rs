@@ -136,9 +136,63 @@ fn sila_op_slow(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
 }
 
 /// Every tree of the workspace with ops, rebuilt from its ops in the order
-/// `getOperations` returns them (day, peer, file kind, line). One pass: every ops
-/// file is read once, and its lines are applied as they are, borrowed.
+/// `getOperations` returns them (day, peer, file kind, line): the replay, which is
+/// the oracle of every snapshot. One pass: every ops file is read once, and its lines
+/// are applied as they are, borrowed.
 pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
+    trees_of(
+        source,
+        Mode::Replay {
+            max_ops_bytes: u64::MAX,
+        },
+    )
+}
+
+/// Every tree of the workspace with ops, as [`load_trees`] rebuilds it, read from the
+/// snapshot the source keeps of it ([`EntrySource::tree_snapshot`]) where it keeps
+/// one, replayed from its ops elsewhere. Trees read from snapshots are read-only views
+/// ([`RepTree::is_snapshot`]).
+pub fn open_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
+    trees_of(source, Mode::Open)
+}
+
+fn trees_of(source: &mut dyn EntrySource, mode: Mode) -> Result<BTreeMap<String, RepTree>> {
+    let mut out = BTreeMap::new();
+    each_tree(source, mode, &mut |tree, rt| {
+        out.insert(tree.to_string(), checked(tree, rt)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Rebuilds every tree with ops from its ops (as [`load_trees`] does) and hands each
+/// to `f` with its id, one at a time, so that only one tree is held in memory. A tree
+/// given up ([`RepTree::overloaded`]) is handed over too; a tree whose ops files
+/// total more than `max_ops_bytes` is skipped (not read at all).
+pub fn replay_each_tree(
+    source: &mut dyn EntrySource,
+    max_ops_bytes: u64,
+    f: &mut dyn FnMut(&str, RepTree) -> Result<()>,
+) -> Result<()> {
+    each_tree(source, Mode::Replay { max_ops_bytes }, f)
+}
+
+/// How [`each_tree`] gets a tree.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// From its snapshot where the source keeps one, else replayed.
+    Open,
+    /// Replayed, if its ops files total at most `max_ops_bytes`.
+    Replay { max_ops_bytes: u64 },
+}
+
+/// The ops files of the workspace grouped by tree, in `getOperations` order; each
+/// tree read from its snapshot or replayed, as `mode` says.
+fn each_tree(
+    source: &mut dyn EntrySource,
+    mode: Mode,
+    f: &mut dyn FnMut(&str, RepTree) -> Result<()>,
+) -> Result<()> {
     let mut files: Vec<(crate::layout::OpsFileKey, crate::entries::EntryMeta)> = source
         .entries()?
         .into_iter()
@@ -155,37 +209,43 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
             b.0.kind.as_str(),
         ))
     });
-    let mut out: BTreeMap<String, RepTree> = BTreeMap::new();
-    let mut current: Option<(String, RepTree)> = None;
-    for (key, meta) in files {
-        let tree = key.tree.as_str();
-        if current.as_ref().is_some_and(|(t, _)| t != tree) {
-            if let Some((t, rt)) = current.take() {
-                let rt = checked(&t, rt)?;
-                out.insert(t, rt);
+    for group in files.chunk_by(|a, b| a.0.tree == b.0.tree) {
+        let tree = &group[0].0.tree;
+        match mode {
+            Mode::Open => {
+                if let Some(bytes) = source.tree_snapshot(tree)? {
+                    f(tree.as_str(), RepTree::from_snapshot(&bytes)?)?;
+                    continue;
+                }
+            }
+            Mode::Replay { max_ops_bytes } => {
+                let total = group
+                    .iter()
+                    .map(|(_, m)| m.size)
+                    .fold(0u64, u64::saturating_add);
+                if total > max_ops_bytes {
+                    continue;
+                }
             }
         }
-        let rt = &mut current
-            .get_or_insert_with(|| (tree.to_string(), RepTree::default()))
-            .1;
-        if rt.overloaded() {
-            continue;
+        let mut rt = RepTree::default();
+        for (key, meta) in group {
+            if rt.overloaded() {
+                break;
+            }
+            let bytes = source.read_whole(meta)?;
+            let text =
+                crate::ops::OpsText::split(&bytes).map_err(|line| crate::Error::InvalidUtf8 {
+                    path: meta.path.clone(),
+                    line,
+                })?;
+            for line in &text.lines {
+                apply_sila_line(&mut rt, line, key.kind, key.peer.as_str());
+            }
         }
-        let bytes = source.read_whole(&meta)?;
-        let text =
-            crate::ops::OpsText::split(&bytes).map_err(|line| crate::Error::InvalidUtf8 {
-                path: meta.path.clone(),
-                line,
-            })?;
-        for line in &text.lines {
-            apply_sila_line(rt, line, key.kind, key.peer.as_str());
-        }
+        f(tree.as_str(), rt)?;
     }
-    if let Some((t, rt)) = current {
-        let rt = checked(&t, rt)?;
-        out.insert(t, rt);
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// A tree rebuilt from its ops, or `Corrupt` if it had to be given up

@@ -165,10 +165,41 @@ impl RepTree {
         out
     }
 
+    /// The length of [`RepTree::snapshot`]'s bytes, counted without making them (a
+    /// writer that keeps snapshots up to some size asks first).
+    pub fn snapshot_len(&self) -> usize {
+        let uint = |n: u64| (64 - (n | 1).leading_zeros() as usize).div_ceil(7);
+        let str = |s: &str| uint(s.len() as u64) + s.len();
+        let mut n = SNAPSHOT_MAGIC.len() + uint(self.vertices.len() as u64);
+        for (i, v) in self.vertices.iter().enumerate() {
+            n += str(self.names.str(v.id)) + 1;
+            n += v.parent.map_or(0, |p| str(self.names.str(p)));
+            n += uint(v.props.len() as u64);
+            for (k, value) in &v.props {
+                n += str(self.names.str(*k)) + str(value);
+            }
+            let mut kids = 0;
+            for c in self.live_children(i) {
+                kids += 1;
+                n += uint(c as u64);
+            }
+            n += uint(kids);
+        }
+        let sv = self.state_vector();
+        n += uint(sv.len() as u64);
+        for (peer, ranges) in &sv {
+            n += str(peer) + uint(ranges.len() as u64);
+            for &(first, last) in ranges {
+                n += uint(first) + uint(last - first);
+            }
+        }
+        n
+    }
+
     /// The tree's state as bytes (see the module's documentation): the same tree
     /// always gives the same bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 * self.vertices.len() + 16);
+        let mut out = Vec::with_capacity(self.snapshot_len());
         out.extend_from_slice(SNAPSHOT_MAGIC);
         put_uint(&mut out, self.vertices.len() as u64);
         for (i, v) in self.vertices.iter().enumerate() {

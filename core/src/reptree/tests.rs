@@ -91,6 +91,7 @@ fn sample_tree() -> RepTree {
 fn a_snapshot_reads_back_as_the_same_tree() {
     let t = sample_tree();
     let bytes = t.snapshot();
+    assert_eq!(t.snapshot_len(), bytes.len());
     let back = RepTree::from_snapshot(&bytes).unwrap();
     assert!(back.is_snapshot() && !t.is_snapshot());
     assert_eq!(back.states(), t.states());

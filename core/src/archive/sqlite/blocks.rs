@@ -119,7 +119,8 @@ impl BlockWriter {
     }
 }
 
-fn deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Raw deflate at the default level.
+pub(crate) fn deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data)?;
     enc.finish()
@@ -153,31 +154,52 @@ pub(crate) fn read_block(conn: &Connection, id: i64) -> Result<Vec<u8>> {
         .sql()?
         .ok_or_else(|| corrupt(format!("ops block {id} is missing")))??;
     let (size, deflated, stored, data) = row;
+    inflate_declared(
+        &format!("ops block {id}"),
+        size,
+        deflated,
+        stored,
+        data,
+        MAX_BLOCK,
+    )
+}
+
+/// A stored value (`what`) read back: `data` (none if the stored blob of `stored`
+/// bytes was not loaded), inflated if `deflated`, must be exactly its declared `size`,
+/// at most `max`. Inflating stops one byte past the declared size.
+pub(crate) fn inflate_declared(
+    what: &str,
+    size: i64,
+    deflated: bool,
+    stored: i64,
+    data: Option<Vec<u8>>,
+    max: u64,
+) -> Result<Vec<u8>> {
     let size = u64::try_from(size)
         .ok()
-        .filter(|&s| s <= MAX_BLOCK)
-        .ok_or_else(|| corrupt(format!("ops block {id} declares {size} bytes")))?;
+        .filter(|&s| s <= max)
+        .ok_or_else(|| corrupt(format!("{what} declares {size} bytes")))?;
     let Some(data) = data else {
         return Err(corrupt(format!(
-            "ops block {id} stores {stored} bytes, more than a block"
+            "{what} stores {stored} bytes, more than it may"
         )));
     };
     let bytes = if deflated {
         // Reserved once, but never more than deflate can give from the stored bytes
-        // (at most 1,032 to 1): a tiny block declaring a gigabyte reserves little.
+        // (at most 1,032 to 1): a tiny value declaring a gigabyte reserves little.
         let most = data.len().saturating_mul(1032).saturating_add(1024);
         let mut out = Vec::with_capacity((size as usize).min(most));
         flate2::read::DeflateDecoder::new(&data[..])
             .take(size + 1)
             .read_to_end(&mut out)
-            .map_err(|e| corrupt(format!("ops block {id}: {e}")))?;
+            .map_err(|e| corrupt(format!("{what}: {e}")))?;
         out
     } else {
         data
     };
     if bytes.len() as u64 != size {
         return Err(corrupt(format!(
-            "ops block {id} holds {} bytes, not the {size} it declares",
+            "{what} holds {} bytes, not the {size} it declares",
             bytes.len()
         )));
     }

@@ -1,9 +1,9 @@
-//! The SQLite archive: one database file per workspace. This build writes format 2
-//! and reads formats 1 and 2 (an archive of format 1 converts to format 2 losslessly).
+//! The SQLite archive: one database file per workspace. This build writes format 3
+//! and reads formats 1, 2 and 3 (an older archive converts to format 3 losslessly).
 //!
 //! ```text
 //! PRAGMA application_id = 0x53494C41 ("SILA")   marks the file as ours
-//! PRAGMA user_version   = 2                      the format version; newer is refused
+//! PRAGMA user_version   = 3                      the format version; newer is refused
 //!
 //! meta(key, value)              format_version, space_id, writer, source_format
 //! spaces(id, name, …)           the space tree root's properties (last writer wins)
@@ -24,13 +24,17 @@
 //!                               content of files, mutable_files and raw_files in 1 MiB
 //!                               chunks (raw, or raw-deflate where that saves space), so a
 //!                               file of any size streams in and out in bounded memory
+//! tree_snapshots(tree_id, size, deflated, data)
+//!                               format 3: each tree as RepTree builds it from these ops
+//!                               (`RepTree::snapshot`), raw-deflated; opening reads it
+//!                               instead of replaying; `verify` replays and compares
 //! ```
 //!
 //! Format 1 ([`SCHEMA_V1`]) stored ops one row per line (`tree_ops`, with an index by
 //! clock): byte-exact too, but 2.4 times the size of the ops text. Format 2 keeps the
 //! files' bytes, so nothing is re-encoded, and compresses runs of files of one tree
-//! together: reading one day of a tree inflates one block of a few KiB. docs/FORMATS.md
-//! compares the layouts measured.
+//! together: reading one day of a tree inflates one block of a few KiB. Format 3 is
+//! format 2 with `tree_snapshots`. docs/FORMATS.md compares the layouts measured.
 //!
 //! The whole archive is written in one transaction; the host verifies it (read back,
 //! every hash re-checked, `PRAGMA integrity_check`) before moving it into place.
@@ -39,7 +43,7 @@
 //! (nothing is ever written beside it, not even a `-wal` or `-shm` file), with SQLite's
 //! limits lowered and a bound on the work of every query ([`harden`]); and
 //! [`SqliteSource::new`] compares the whole schema with the one of its version
-//! ([`SCHEMA_V1`], [`SCHEMA_V2`]) before running a single query on the tables, so no
+//! ([`SCHEMA_V1`], [`SCHEMA_V2`], [`SCHEMA_V3`]) before running a single query on the tables, so no
 //! SQL stored in the file (a generated column, a default, a view, a trigger, an index
 //! expression) ever runs. Every declared size is checked while reading: a block
 //! inflates to its declared size and no further, a file lies inside its block.
@@ -53,19 +57,21 @@ mod file_vfs;
 mod guard;
 pub mod ranges;
 mod sink;
+mod snapshots;
 mod source;
 mod vfs;
 
 pub use file_vfs::FileDb;
 pub use guard::{harden, open_untrusted, MAX_VALUE};
 pub use sink::SqliteSink;
+pub use snapshots::MAX_SNAPSHOT;
 pub use source::SqliteSource;
 
 /// `PRAGMA application_id` of our archives: "SILA" in ASCII.
 pub const APPLICATION_ID: i32 = 0x5349_4C41;
 /// The format version this build writes (`PRAGMA user_version`); it reads this one
-/// and format 1.
-pub const FORMAT_VERSION: i64 = 2;
+/// and formats 1 and 2.
+pub const FORMAT_VERSION: i64 = 3;
 /// Ops bytes a block of format 2 gathers before it is closed: small enough that one
 /// day of a tree inflates in microseconds, big enough to compress well.
 pub const OPS_BLOCK_TARGET: usize = 16 << 10;
@@ -121,11 +127,36 @@ CREATE TABLE file_chunks(
   PRIMARY KEY (path, seq));
 "#;
 
+/// The schema of format version 3: format 2 and the trees' snapshots.
+pub const SCHEMA_V3: &str = r#"
+CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE spaces(
+  id TEXT PRIMARY KEY NOT NULL, uri TEXT, name TEXT, created_at TEXT, user_id TEXT,
+  ttabs_layout TEXT, theme TEXT, color_scheme TEXT, drafts TEXT);
+CREATE TABLE op_blocks(
+  id INTEGER PRIMARY KEY, size INTEGER NOT NULL, deflated INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE op_files(
+  tree_id TEXT NOT NULL, day TEXT NOT NULL, peer_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('m', 'p', 'legacy')),
+  size INTEGER NOT NULL, sha256 BLOB NOT NULL, block INTEGER NOT NULL, offset INTEGER NOT NULL,
+  PRIMARY KEY (tree_id, day, peer_id, kind)) WITHOUT ROWID;
+CREATE TABLE files(hash TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, mime_type TEXT) WITHOUT ROWID;
+CREATE TABLE mutable_files(uuid TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE raw_files(path TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE file_chunks(
+  path TEXT NOT NULL, seq INTEGER NOT NULL, deflated INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (path, seq));
+CREATE TABLE tree_snapshots(
+  tree_id TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, deflated INTEGER NOT NULL,
+  data BLOB NOT NULL);
+"#;
+
 /// The schema of a format version this build reads.
 pub fn schema_of_version(version: i64) -> Option<&'static str> {
     match version {
         1 => Some(SCHEMA_V1),
         2 => Some(SCHEMA_V2),
+        3 => Some(SCHEMA_V3),
         _ => None,
     }
 }

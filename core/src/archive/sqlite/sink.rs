@@ -1,6 +1,6 @@
 //! Writing a SQLite archive: [`SqliteSink`].
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use rusqlite::limits::Limit;
 use rusqlite::{params, Connection};
@@ -183,7 +183,7 @@ impl<'c> SqliteSink<'c> {
                 text || worth_deflating(chunk)
             });
             let deflated = if try_deflate {
-                let d = deflate_bytes(chunk).map_err(|e| Error::io(path, e))?;
+                let d = super::blocks::deflate(chunk).map_err(|e| Error::io(path, e))?;
                 (d.len() < n).then_some(d)
             } else {
                 None
@@ -214,12 +214,6 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-fn deflate_bytes(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data)?;
-    enc.finish()
 }
 
 impl EntrySink for SqliteSink<'_> {
@@ -286,6 +280,9 @@ impl EntrySink for SqliteSink<'_> {
         }
         let c = self.conn;
         self.blocks.flush(c)?;
+        if self.version >= 3 {
+            super::snapshots::write_all(c, self.version)?;
+        }
         let mut meta = vec![
             ("format_version", self.version.to_string()),
             (

@@ -403,7 +403,22 @@ impl EntrySource for SqliteSource<'_> {
                 problems.push(format!("{unused} ops blocks belong to no ops file"));
             }
         }
+        if self.version >= 3 {
+            let orphans = super::snapshots::orphans(self.conn)?;
+            if orphans > 0 {
+                problems.push(format!(
+                    "{orphans} tree snapshots belong to no tree with ops"
+                ));
+            }
+        }
         Ok(problems)
+    }
+
+    fn tree_snapshot(&mut self, tree: &TreeId) -> Result<Option<Vec<u8>>> {
+        if self.version < 3 {
+            return Ok(None);
+        }
+        super::snapshots::read(self.conn, tree)
     }
 
     fn get_operations(

@@ -1,0 +1,98 @@
+//! Tree snapshots of format 3: every tree as RepTree builds it from the archive's own
+//! ops ([`crate::reptree::RepTree::snapshot`]), written when the archive is, so that
+//! opening a workspace reads state instead of replaying its history. `verify`
+//! rebuilds every tree and compares.
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::blocks::{deflate, inflate_declared};
+use super::guard::fresh_query;
+use super::{to_i64, SqlExt, SqliteSource};
+use crate::error::{Error, Result};
+use crate::ids::TreeId;
+
+/// Largest snapshot (its bytes before deflate) written or read, and the most ops bytes
+/// a tree may have to get one: a tree with more is replayed from its ops when opened.
+/// Writing the snapshots so holds at most one tree of that size in memory, beside the
+/// block and the ops file being read.
+pub const MAX_SNAPSHOT: u64 = 64 << 20;
+
+/// Rebuilds every tree from the ops already written into `conn` (read back, in
+/// `getOperations` order, one tree in memory at a time) and stores its snapshot. A
+/// tree RepTree gives up on, whose ops or snapshot would pass [`MAX_SNAPSHOT`], gets
+/// none.
+pub(super) fn write_all(conn: &Connection, version: i64) -> Result<()> {
+    let mut source = SqliteSource::unchecked(conn, version);
+    let mut ins = conn
+        .prepare(
+            "INSERT INTO tree_snapshots(tree_id, size, deflated, data) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .sql()?;
+    crate::model::replay_each_tree(&mut source, MAX_SNAPSHOT, &mut |tree, rt| {
+        if rt.overloaded() || rt.snapshot_len() as u64 > MAX_SNAPSHOT {
+            return Ok(());
+        }
+        let bytes = rt.snapshot();
+        let packed = deflate(&bytes).map_err(|e| Error::io("tree snapshot", e))?;
+        let (deflated, data) = if packed.len() < bytes.len() {
+            (true, packed)
+        } else {
+            (false, bytes.clone())
+        };
+        ins.execute(params![tree, to_i64(bytes.len() as u64), deflated, data])
+            .sql()?;
+        Ok(())
+    })
+}
+
+/// The stored snapshot of `tree`, if the archive holds one, within its declared size.
+pub(super) fn read(conn: &Connection, tree: &TreeId) -> Result<Option<Vec<u8>>> {
+    fresh_query();
+    let mut st = conn
+        .prepare_cached(
+            "SELECT size, deflated, octet_length(data),
+               CASE WHEN octet_length(data) <= ?2 THEN data END
+             FROM tree_snapshots WHERE tree_id = ?1",
+        )
+        .sql()?;
+    let row = st
+        .query_row(params![tree.as_str(), to_i64(MAX_SNAPSHOT)], |r| {
+            let data = match r.get_ref(3)? {
+                ValueRef::Blob(b) => Some(b.to_vec()),
+                ValueRef::Null => None,
+                _ => return Ok(None),
+            };
+            Ok(Some((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, i64>(2)?,
+                data,
+            )))
+        })
+        .optional()
+        .sql()?;
+    let what = format!("the snapshot of tree {}", tree.as_str());
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let Some((size, deflated, stored, data)) = row else {
+        return Err(Error::Corrupt {
+            format: super::FORMAT,
+            reason: format!("{what} is not a blob"),
+        });
+    };
+    inflate_declared(&what, size, deflated, stored, data, MAX_SNAPSHOT).map(Some)
+}
+
+/// Snapshots of trees that have no ops in the archive (a container problem).
+pub(super) fn orphans(conn: &Connection) -> Result<i64> {
+    fresh_query();
+    conn.query_row(
+        "SELECT count(*) FROM tree_snapshots
+         WHERE tree_id NOT IN (SELECT tree_id FROM op_files)",
+        [],
+        |r| r.get(0),
+    )
+    .sql()
+}
