@@ -28,6 +28,17 @@ pub struct EntryMeta {
 }
 
 impl EntryMeta {
+    /// Builds the meta of an entry whose kind is known (made from checked ids): its
+    /// path is the kind's, with no classifying to do.
+    pub fn of_kind(kind: EntryKind, size: u64, sha256: Option<Sha256Hex>) -> Self {
+        EntryMeta {
+            path: kind.path(),
+            kind,
+            size,
+            sha256,
+        }
+    }
+
     /// Builds the meta of a path, classifying it.
     pub fn new(path: &str, size: u64, sha256: Option<Sha256Hex>) -> Result<Self> {
         Ok(EntryMeta {
@@ -37,6 +48,18 @@ impl EntryMeta {
             sha256,
         })
     }
+}
+
+/// What opening a workspace lists ([`EntrySource::outline`]).
+#[derive(Debug, Default)]
+pub struct Outline {
+    /// Every entry but the ops files, sorted by path.
+    pub entries: Vec<EntryMeta>,
+    /// The trees that have ops, sorted.
+    pub trees: Vec<TreeId>,
+    /// The ops files, if listing the rest listed them anyway (none from an indexed
+    /// source, which lists a tree's files when asked).
+    pub ops_files: Option<Vec<EntryMeta>>,
 }
 
 /// A workspace read as entries.
@@ -63,6 +86,27 @@ pub trait EntrySource {
     /// beyond what reading every entry checks. Problems are returned as messages.
     fn check_container(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new())
+    }
+
+    /// What opening a workspace needs listed: every entry but the ops files, and the
+    /// trees with ops. The default splits [`EntrySource::entries`]; an indexed source
+    /// lists just these (the SQLite archive: a few rows per blob, one per tree).
+    fn outline(&mut self) -> Result<Outline> {
+        let mut out = Outline::default();
+        let mut ops = Vec::new();
+        for e in self.entries()? {
+            match &e.kind {
+                EntryKind::OpsFile(k) => {
+                    out.trees.push(k.tree.clone());
+                    ops.push(e);
+                }
+                _ => out.entries.push(e),
+            }
+        }
+        out.trees.sort();
+        out.trees.dedup();
+        out.ops_files = Some(ops);
+        Ok(out)
     }
 
     /// The stored snapshot of `tree` ([`crate::reptree::RepTree::snapshot`]'s bytes),

@@ -625,4 +625,32 @@ pub fn reptree_ops(data: &[u8]) {
     );
     assert_eq!(fast.root().map(|r| r.id()), slow.root().map(|r| r.id()));
     let _ = vertex_list(&fast);
+    // The tree's snapshot reads back as the same tree and the same bytes.
+    let bytes = fast.snapshot();
+    assert_eq!(fast.snapshot_len(), bytes.len(), "snapshot_len");
+    let back = RepTree::from_snapshot(&bytes).expect("a snapshot of ours reads back");
+    assert_eq!(back.states(), fast.states(), "the snapshot is another tree");
+    assert_eq!(back.state_vector(), fast.state_vector());
+    assert_eq!(
+        back.snapshot(),
+        bytes,
+        "the snapshot read back gives other bytes"
+    );
+    // The input itself, and the snapshot with the input spliced in, as snapshot bytes:
+    // refused or read, never a panic; whatever reads is canonical.
+    let mut spliced = bytes.clone();
+    if !spliced.is_empty() {
+        let at = usize::from(data.first().copied().unwrap_or(0)) % spliced.len();
+        spliced.splice(
+            at..(at + data.len().min(4)).min(spliced.len()),
+            data.iter().copied().take(8),
+        );
+    }
+    for candidate in [data, &spliced[..]] {
+        if let Ok(t) = RepTree::from_snapshot(candidate) {
+            assert_eq!(t.snapshot(), candidate, "a snapshot read is not canonical");
+            let _ = vertex_list(&t);
+            let _ = t.root().map(|r| t.children(r.id()));
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::entries::EntrySource;
+use crate::entries::{EntryMeta, EntrySource};
 use crate::error::Result;
 use crate::inspect::Problem;
 use crate::layout::EntryKind;
@@ -141,43 +141,71 @@ impl SpaceModel {
     /// Loads every tree and the list of blobs: each tree from the snapshot the source
     /// keeps of it ([`open_trees`]), else replayed.
     pub fn load(source: &mut dyn EntrySource) -> Result<Self> {
-        Self::load_with(source, open_trees)
+        Self::load_with(source, trees::Mode::Open)
     }
 
     /// [`SpaceModel::load`] with every tree replayed from its ops ([`load_trees`]),
     /// whatever snapshots the source keeps: what `verify` checks them against.
     pub fn load_replayed(source: &mut dyn EntrySource) -> Result<Self> {
-        Self::load_with(source, load_trees)
+        Self::load_with(source, trees::Mode::REPLAY)
     }
 
-    fn load_with(
-        source: &mut dyn EntrySource,
-        trees: fn(&mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>>,
-    ) -> Result<Self> {
-        let mut static_files = BTreeSet::new();
-        let mut mutable_files = BTreeSet::new();
-        let mut space_id = None;
-        for e in source.entries()? {
+    fn load_with(source: &mut dyn EntrySource, mode: trees::Mode) -> Result<Self> {
+        let outline = source.outline()?;
+        let mut model = SpaceModel {
+            space_id: None,
+            trees: BTreeMap::new(),
+            static_files: BTreeSet::new(),
+            mutable_files: BTreeSet::new(),
+        };
+        for e in &outline.entries {
             match &e.kind {
                 EntryKind::StaticFile(h) => {
-                    static_files.insert(h.as_str().to_string());
+                    model.static_files.insert(h.as_str().to_string());
                 }
                 EntryKind::MutableFile(u) => {
-                    mutable_files.insert(u.as_str().to_ascii_lowercase());
+                    model.mutable_files.insert(u.as_str().to_ascii_lowercase());
                 }
                 EntryKind::SpaceJson => {
-                    let bytes = source.read_whole(&e)?;
-                    space_id = space_id_from_json(&bytes);
+                    let bytes = source.read_whole(e)?;
+                    model.space_id = space_id_from_json(&bytes);
                 }
                 _ => {}
             }
         }
-        Ok(SpaceModel {
-            space_id,
-            trees: trees(source)?,
-            static_files,
-            mutable_files,
-        })
+        // Trees from their snapshots where the source keeps them; the rest replayed,
+        // from the ops files the outline listed or, for an indexed source, that it
+        // lists now.
+        let mut replay = BTreeSet::new();
+        for tree in &outline.trees {
+            let stored = match mode {
+                trees::Mode::Open => source.tree_snapshot(tree)?,
+                trees::Mode::Replay { .. } => None,
+            };
+            match stored {
+                Some(bytes) => {
+                    let t = RepTree::from_snapshot(&bytes)?;
+                    model.trees.insert(tree.as_str().to_string(), t);
+                }
+                None => {
+                    replay.insert(tree.as_str());
+                }
+            }
+        }
+        if !replay.is_empty() {
+            let listed = match outline.ops_files {
+                Some(ops) => ops,
+                None => source.entries()?,
+            };
+            let ops: Vec<EntryMeta> = listed
+                .into_iter()
+                .filter(|e| matches!(&e.kind, EntryKind::OpsFile(k) if replay.contains(k.tree.as_str())))
+                .collect();
+            model
+                .trees
+                .extend(trees::trees_of(source, &ops, trees::Mode::REPLAY)?);
+        }
+        Ok(model)
     }
 
     /// The space tree: the one `space.json` names, else the one whose root looks like
@@ -202,32 +230,10 @@ impl SpaceModel {
     /// from `messages`, each step takes the only child, else the child with
     /// `main: true`, else the first child.
     pub fn messages(&self, chat_tree: &str) -> Vec<MessageInfo> {
-        let Some(tree) = self.trees.get(chat_tree) else {
-            return Vec::new();
-        };
-        let Some(mut current) = tree.vertex_by_path("messages") else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        loop {
-            let children = tree.children(current.id());
-            let next = match children.as_slice() {
-                [] => break,
-                [one] => *one,
-                many => many
-                    .iter()
-                    .find(|c| c.prop("main") == Some("true"))
-                    .copied()
-                    .unwrap_or(many[0]),
-            };
-            if !seen.insert(next.id()) {
-                break;
-            }
-            out.push(message_info(next));
-            current = next;
-        }
-        out
+        self.trees
+            .get(chat_tree)
+            .map(|t| main_branch(t).into_iter().map(message_info).collect())
+            .unwrap_or_default()
     }
 
     /// Every message vertex under a chat's `messages`, whatever its branch.
@@ -272,7 +278,7 @@ impl SpaceModel {
                         .and_then(|r| str_prop(r, "name"))
                         .or_else(|| str_prop(v, "name")),
                     messages: self.message_count(&tid),
-                    main_branch: self.messages(&tid).len() as u64,
+                    main_branch: tree.map_or(0, |t| main_branch(t).len() as u64),
                     has_ops: tree.is_some(),
                     thread_vertex: v.id().to_string(),
                     tree_id: tid,
@@ -461,6 +467,39 @@ fn problem(code: &str, path: Option<String>, message: String) -> Problem {
         path,
         message,
     }
+}
+
+/// The message vertices of a chat tree along its main branch (see
+/// [`SpaceModel::messages`]). A vertex with one child needs no sorting.
+fn main_branch(tree: &RepTree) -> Vec<Vertex<'_>> {
+    let Some(mut current) = tree.vertex_by_path("messages") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    loop {
+        let mut ids = current.children_ids();
+        let next = match (ids.next(), ids.next()) {
+            (None, _) => break,
+            (Some(one), None) => match tree.vertex(one) {
+                Some(v) => v,
+                None => break,
+            },
+            _ => {
+                let children = tree.children(current.id());
+                match children.iter().find(|c| c.prop("main") == Some("true")) {
+                    Some(main) => *main,
+                    None => children[0],
+                }
+            }
+        };
+        if !seen.insert(next.id()) {
+            break;
+        }
+        out.push(next);
+        current = next;
+    }
+    out
 }
 
 fn message_info(v: Vertex<'_>) -> MessageInfo {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::entries::EntrySource;
+use crate::entries::{EntryMeta, EntrySource};
 use crate::error::Result;
 use crate::ids::TreeId;
 use crate::layout::EntryKind;
@@ -140,12 +140,8 @@ fn sila_op_slow(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
 /// the oracle of every snapshot. One pass: every ops file is read once, and its lines
 /// are applied as they are, borrowed.
 pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
-    trees_of(
-        source,
-        Mode::Replay {
-            max_ops_bytes: u64::MAX,
-        },
-    )
+    let entries = source.entries()?;
+    trees_of(source, &entries, Mode::REPLAY)
 }
 
 /// Every tree of the workspace with ops, as [`load_trees`] rebuilds it, read from the
@@ -153,12 +149,19 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
 /// one, replayed from its ops elsewhere. Trees read from snapshots are read-only views
 /// ([`RepTree::is_snapshot`]).
 pub fn open_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
-    trees_of(source, Mode::Open)
+    let entries = source.entries()?;
+    trees_of(source, &entries, Mode::Open)
 }
 
-fn trees_of(source: &mut dyn EntrySource, mode: Mode) -> Result<BTreeMap<String, RepTree>> {
+/// The trees of the ops files among `entries` (the source's listing), got as `mode`
+/// says; `Corrupt` for a tree given up.
+pub(crate) fn trees_of(
+    source: &mut dyn EntrySource,
+    entries: &[EntryMeta],
+    mode: Mode,
+) -> Result<BTreeMap<String, RepTree>> {
     let mut out = BTreeMap::new();
-    each_tree(source, mode, &mut |tree, rt| {
+    each_tree(source, entries, mode, &mut |tree, rt| {
         out.insert(tree.to_string(), checked(tree, rt)?);
         Ok(())
     })?;
@@ -174,30 +177,38 @@ pub fn replay_each_tree(
     max_ops_bytes: u64,
     f: &mut dyn FnMut(&str, RepTree) -> Result<()>,
 ) -> Result<()> {
-    each_tree(source, Mode::Replay { max_ops_bytes }, f)
+    let entries = source.entries()?;
+    each_tree(source, &entries, Mode::Replay { max_ops_bytes }, f)
 }
 
 /// How [`each_tree`] gets a tree.
 #[derive(Clone, Copy)]
-enum Mode {
+pub(crate) enum Mode {
     /// From its snapshot where the source keeps one, else replayed.
     Open,
     /// Replayed, if its ops files total at most `max_ops_bytes`.
     Replay { max_ops_bytes: u64 },
 }
 
+impl Mode {
+    /// Every tree replayed.
+    pub(crate) const REPLAY: Mode = Mode::Replay {
+        max_ops_bytes: u64::MAX,
+    };
+}
+
 /// The ops files of the workspace grouped by tree, in `getOperations` order; each
 /// tree read from its snapshot or replayed, as `mode` says.
 fn each_tree(
     source: &mut dyn EntrySource,
+    entries: &[EntryMeta],
     mode: Mode,
     f: &mut dyn FnMut(&str, RepTree) -> Result<()>,
 ) -> Result<()> {
-    let mut files: Vec<(crate::layout::OpsFileKey, crate::entries::EntryMeta)> = source
-        .entries()?
-        .into_iter()
+    let mut files: Vec<(&crate::layout::OpsFileKey, &EntryMeta)> = entries
+        .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::OpsFile(k) => Some((k.clone(), e)),
+            EntryKind::OpsFile(k) => Some((k, e)),
             _ => None,
         })
         .collect();

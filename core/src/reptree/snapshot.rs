@@ -6,11 +6,12 @@
 //! against a replay by `verify`.
 //!
 //! ```text
-//! snapshot  = "SRT1" vertices peers
+//! snapshot  = "SRT1" keys vertices peers
+//! keys      = count str*                    property keys, in order of first use
 //! vertices  = count vertex*
-//! vertex    = str(id) parent count(props) (str(key) str(raw JSON value))*
+//! vertex    = str(id) parent count(props) (key-index str(raw JSON value))*
 //!             count(children) index*        children: vertex indices
-//! parent    = 0 (null) | 1 str(parent id)
+//! parent    = 0 (null) | 1 index (a vertex) | 2 str(id of no vertex)
 //! peers     = count (str(peer) count(ranges) (start length)*)*   sorted by peer id
 //! str       = count UTF-8 bytes
 //! count, index, start, length: unsigned LEB128 (at most 10 bytes)
@@ -47,21 +48,47 @@ fn corrupt(reason: String) -> Error {
     }
 }
 
-fn put_uint(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
+/// Where a snapshot is encoded: bytes, or a count of them.
+trait Out {
+    fn bytes(&mut self, b: &[u8]);
+
+    /// Unsigned LEB128.
+    fn uint(&mut self, mut n: u64) {
+        let mut buf = [0u8; 10];
+        let mut len = 0;
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                buf[len] = b;
+                len += 1;
+                break;
+            }
+            buf[len] = b | 0x80;
+            len += 1;
         }
-        out.push(b | 0x80);
+        self.bytes(&buf[..len]);
+    }
+
+    fn str(&mut self, s: &str) {
+        self.uint(s.len() as u64);
+        self.bytes(s.as_bytes());
     }
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_uint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
+impl Out for Vec<u8> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
+/// Counts the bytes of a snapshot.
+struct Count(usize);
+
+impl Out for Count {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
 }
 
 /// A cursor over untrusted snapshot bytes.
@@ -168,71 +195,71 @@ impl RepTree {
     /// The length of [`RepTree::snapshot`]'s bytes, counted without making them (a
     /// writer that keeps snapshots up to some size asks first).
     pub fn snapshot_len(&self) -> usize {
-        let uint = |n: u64| (64 - (n | 1).leading_zeros() as usize).div_ceil(7);
-        let str = |s: &str| uint(s.len() as u64) + s.len();
-        let mut n = SNAPSHOT_MAGIC.len() + uint(self.vertices.len() as u64);
-        for (i, v) in self.vertices.iter().enumerate() {
-            n += str(self.names.str(v.id)) + 1;
-            n += v.parent.map_or(0, |p| str(self.names.str(p)));
-            n += uint(v.props.len() as u64);
-            for (k, value) in &v.props {
-                n += str(self.names.str(*k)) + str(value);
-            }
-            let mut kids = 0;
-            for c in self.live_children(i) {
-                kids += 1;
-                n += uint(c as u64);
-            }
-            n += uint(kids);
-        }
-        let sv = self.state_vector();
-        n += uint(sv.len() as u64);
-        for (peer, ranges) in &sv {
-            n += str(peer) + uint(ranges.len() as u64);
-            for &(first, last) in ranges {
-                n += uint(first) + uint(last - first);
-            }
-        }
-        n
+        let mut n = Count(0);
+        self.encode(&mut n);
+        n.0
     }
 
     /// The tree's state as bytes (see the module's documentation): the same tree
     /// always gives the same bytes.
     pub fn snapshot(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.snapshot_len());
-        out.extend_from_slice(SNAPSHOT_MAGIC);
-        put_uint(&mut out, self.vertices.len() as u64);
+        self.encode(&mut out);
+        out
+    }
+
+    fn encode(&self, out: &mut impl Out) {
+        out.bytes(SNAPSHOT_MAGIC);
+        let mut keys: Vec<Name> = Vec::new();
+        let mut key_index: HashMap<Name, u64> = HashMap::new();
+        for v in &self.vertices {
+            for (k, _) in &v.props {
+                key_index.entry(*k).or_insert_with(|| {
+                    keys.push(*k);
+                    keys.len() as u64 - 1
+                });
+            }
+        }
+        out.uint(keys.len() as u64);
+        for k in &keys {
+            out.str(self.names.str(*k));
+        }
+        out.uint(self.vertices.len() as u64);
         for (i, v) in self.vertices.iter().enumerate() {
-            put_str(&mut out, self.names.str(v.id));
+            out.str(self.names.str(v.id));
             match v.parent {
-                None => out.push(0),
-                Some(p) => {
-                    out.push(1);
-                    put_str(&mut out, self.names.str(p));
-                }
+                None => out.bytes(&[0]),
+                Some(p) => match self.vertex_index(p) {
+                    Some(pi) => {
+                        out.bytes(&[1]);
+                        out.uint(pi as u64);
+                    }
+                    None => {
+                        out.bytes(&[2]);
+                        out.str(self.names.str(p));
+                    }
+                },
             }
-            put_uint(&mut out, v.props.len() as u64);
+            out.uint(v.props.len() as u64);
             for (k, value) in &v.props {
-                put_str(&mut out, self.names.str(*k));
-                put_str(&mut out, value);
+                out.uint(key_index.get(k).copied().unwrap_or(0));
+                out.str(value);
             }
-            let kids: Vec<usize> = self.live_children(i).collect();
-            put_uint(&mut out, kids.len() as u64);
-            for c in kids {
-                put_uint(&mut out, c as u64);
+            out.uint(self.live_children(i).count() as u64);
+            for c in self.live_children(i) {
+                out.uint(c as u64);
             }
         }
         let sv = self.state_vector();
-        put_uint(&mut out, sv.len() as u64);
+        out.uint(sv.len() as u64);
         for (peer, ranges) in &sv {
-            put_str(&mut out, peer);
-            put_uint(&mut out, ranges.len() as u64);
+            out.str(peer);
+            out.uint(ranges.len() as u64);
             for &(first, last) in ranges {
-                put_uint(&mut out, first);
-                put_uint(&mut out, last - first);
+                out.uint(first);
+                out.uint(last - first);
             }
         }
-        out
     }
 
     /// A tree read from [`RepTree::snapshot`]'s bytes: a read-only view that answers
@@ -250,10 +277,23 @@ impl RepTree {
             frozen_state_vector: Some(Vec::new()),
             ..RepTree::default()
         };
+        let nkeys = r.count(1, "keys")?;
+        let mut keys: Vec<Name> = Vec::with_capacity(nkeys);
+        for _ in 0..nkeys {
+            let k = t.snapshot_name(r.str()?)?;
+            if keys.contains(&k) {
+                return Err(corrupt(format!("key {:?} listed twice", t.names.str(k))));
+            }
+            keys.push(k);
+        }
+        // Keys are listed in order of first use: the next new one is `first_use`.
+        let mut first_use = 0usize;
         // A vertex takes at least 4 bytes: id length, parent tag, two counts.
         let n = r.count(4, "vertices")?;
         t.vertices.reserve(n);
         let mut kids_of: Vec<Vec<usize>> = Vec::with_capacity(n);
+        let mut parent_index: Vec<(usize, usize)> = Vec::new();
+        let mut parent_named: Vec<usize> = Vec::new();
         for i in 0..n {
             let id = t.snapshot_name(r.str()?)?;
             if t.vertex_index(id).is_some() {
@@ -262,13 +302,29 @@ impl RepTree {
             t.vertex_of[id as usize] = i as u32;
             let parent = match r.byte()? {
                 0 => None,
-                1 => Some(t.snapshot_name(r.str()?)?),
+                1 => {
+                    let p = usize::try_from(r.uint()?).unwrap_or(usize::MAX);
+                    if p >= n {
+                        return Err(corrupt(format!("vertex {i} has parent {p} of {n}")));
+                    }
+                    parent_index.push((i, p));
+                    None
+                }
+                2 => {
+                    parent_named.push(i);
+                    Some(t.snapshot_name(r.str()?)?)
+                }
                 b => return Err(corrupt(format!("parent tag {b} of vertex {i}"))),
             };
             let np = r.count(2, "properties")?;
             let mut props: Vec<(Name, String)> = Vec::with_capacity(np);
             for _ in 0..np {
-                let k = t.snapshot_name(r.str()?)?;
+                let ki = usize::try_from(r.uint()?).unwrap_or(usize::MAX);
+                if ki > first_use || ki >= keys.len() {
+                    return Err(corrupt(format!("vertex {i} uses key {ki} out of order")));
+                }
+                first_use += usize::from(ki == first_use);
+                let k = keys[ki];
                 if props.iter().any(|(pk, _)| *pk == k) {
                     return Err(corrupt(format!("vertex {i} repeats a property key")));
                 }
@@ -287,6 +343,21 @@ impl RepTree {
                 props,
                 children: Vec::new(),
             });
+        }
+        if first_use != keys.len() {
+            return Err(corrupt("a key listed is never used".into()));
+        }
+        for (i, p) in parent_index {
+            t.vertices[i].parent = Some(t.vertices[p].id);
+        }
+        for i in parent_named {
+            if t.vertices[i]
+                .parent
+                .and_then(|p| t.vertex_index(p))
+                .is_some()
+            {
+                return Err(corrupt(format!("vertex {i} names its parent vertex by id")));
+            }
         }
         t.child_slot = vec![NO_SLOT; n];
         t.stale = vec![0; n];

@@ -2,7 +2,7 @@
 //! wrote them concatenated, raw-deflated where that saves space ([`BlockWriter`]);
 //! and a block read back within its declared size ([`read_block`]).
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -164,6 +164,49 @@ pub(crate) fn read_block(conn: &Connection, id: i64) -> Result<Vec<u8>> {
     )
 }
 
+thread_local! {
+    /// One raw-inflate state per thread, reset for every value: a new state is a
+    /// zeroed allocation of about 40 KiB, which cost more than inflating a small block.
+    static INFLATE: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(false));
+}
+
+/// Raw-inflates `data`, which must inflate to `size` bytes: no more than `size + 1`
+/// bytes are ever produced or reserved, and nothing is reserved for a size the stored
+/// bytes cannot give (deflate expands at most 1,032 to 1).
+fn inflate_exact(what: &str, data: &[u8], size: u64) -> Result<Vec<u8>> {
+    let most = (data.len() as u64)
+        .saturating_mul(1032)
+        .saturating_add(1024);
+    if size > most {
+        return Err(corrupt(format!(
+            "{what} declares {size} bytes, more than its {} stored bytes can inflate to",
+            data.len()
+        )));
+    }
+    let want = usize::try_from(size + 1).map_err(|_| corrupt(format!("{what} is too big")))?;
+    let mut out = Vec::with_capacity(want);
+    INFLATE.with(|cell| -> Result<()> {
+        let mut z = cell.borrow_mut();
+        z.reset(false);
+        let mut input = data;
+        loop {
+            let before_in = z.total_in();
+            let before_out = out.len();
+            let status = z
+                .decompress_vec(input, &mut out, flate2::FlushDecompress::Finish)
+                .map_err(|e| corrupt(format!("{what}: {e}")))?;
+            let used = usize::try_from(z.total_in() - before_in).unwrap_or(input.len());
+            input = &input[used.min(input.len())..];
+            let stuck = used == 0 && out.len() == before_out;
+            if status == flate2::Status::StreamEnd || out.len() >= want || stuck {
+                return Ok(());
+            }
+        }
+    })?;
+    Ok(out)
+}
+
 /// A stored value (`what`) read back: `data` (none if the stored blob of `stored`
 /// bytes was not loaded), inflated if `deflated`, must be exactly its declared `size`,
 /// at most `max`. Inflating stops one byte past the declared size.
@@ -185,15 +228,7 @@ pub(crate) fn inflate_declared(
         )));
     };
     let bytes = if deflated {
-        // Reserved once, but never more than deflate can give from the stored bytes
-        // (at most 1,032 to 1): a tiny value declaring a gigabyte reserves little.
-        let most = data.len().saturating_mul(1032).saturating_add(1024);
-        let mut out = Vec::with_capacity((size as usize).min(most));
-        flate2::read::DeflateDecoder::new(&data[..])
-            .take(size + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| corrupt(format!("{what}: {e}")))?;
-        out
+        inflate_exact(what, &data, size)?
     } else {
         data
     };

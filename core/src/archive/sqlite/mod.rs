@@ -55,6 +55,7 @@ use crate::error::{Error, Result};
 mod blocks;
 mod file_vfs;
 mod guard;
+mod listing;
 pub mod ranges;
 mod sink;
 mod snapshots;

@@ -9,12 +9,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::blocks::{placement, placement_of, BlockCache};
 use super::guard::{check_schema, fresh_query};
+use super::listing::meta_row;
 use super::{to_i64, SqlExt, APPLICATION_ID, CHUNK_SIZE, FORMAT, FORMAT_VERSION};
 use crate::entries::{
-    check_unique, push_operations, read_bounded, EntryMeta, EntrySource, Operation, MAX_OPS_FILE,
+    check_unique, push_operations, read_bounded, EntryMeta, EntrySource, Operation, Outline,
+    MAX_OPS_FILE,
 };
 use crate::error::{Error, Result};
-use crate::ids::{Day, MutableId, PeerId, Sha256Hex, TreeId};
+use crate::ids::{Day, PeerId, Sha256Hex, TreeId};
 use crate::layout::{EntryKind, OpsFileKey};
 use crate::ops::{encode_line, OpLine, OpsFileKind};
 
@@ -46,7 +48,7 @@ pub(crate) const CHUNK_ROW: &str = "SELECT deflated, octet_length(data),
 /// format 1 or 2. Open a file with [`open_untrusted`](super::open_untrusted) (or
 /// [`harden`](super::harden) a connection) first.
 pub struct SqliteSource<'c> {
-    conn: &'c Connection,
+    pub(super) conn: &'c Connection,
     version: i64,
     blocks: BlockCache,
 }
@@ -255,88 +257,21 @@ impl<'c> SqliteSource<'c> {
     }
 }
 
-fn meta_row(path: String, size: i64, sha: Option<String>) -> Result<EntryMeta> {
-    let sha256 = sha.map(|s| Sha256Hex::new(&s)).transpose()?;
-    EntryMeta::new(&path, u64::try_from(size).unwrap_or(0), sha256)
-}
-
 impl EntrySource for SqliteSource<'_> {
     fn format(&self) -> &'static str {
         "sqlite"
     }
 
     fn entries(&mut self) -> Result<Vec<EntryMeta>> {
-        let c = self.conn;
-        let mut out = Vec::new();
-        fresh_query();
-        let mut st = c
-            .prepare("SELECT path, size, sha256 FROM raw_files")
-            .sql()?;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .sql()?
-        {
-            let (path, size, sha): (String, i64, String) = r.sql()?;
-            out.push(meta_row(path, size, Some(sha))?);
-        }
-        fresh_query();
-        let mut st = c
-            .prepare("SELECT tree_id, day, peer_id, kind, size, sha256 FROM op_files")
-            .sql()?;
-        let v2 = self.version >= 2;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    sha_column(r.get_ref(5)?, v2),
-                ))
-            })
-            .sql()?
-        {
-            let (tree, day, peer, kind, size, sha) = r.sql()?;
-            let sha = sha?;
-            let key = ops_key(TreeId::new(&tree)?, &day, &peer, &kind)?;
-            out.push(meta_row(key.path(), size, Some(sha))?);
-        }
-        fresh_query();
-        let mut st = c.prepare("SELECT hash, size FROM files").sql()?;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .sql()?
-        {
-            let (hash, size): (String, i64) = r.sql()?;
-            let h = Sha256Hex::new(&hash)?;
-            out.push(meta_row(EntryKind::StaticFile(h).path(), size, Some(hash))?);
-        }
-        fresh_query();
-        let mut st = c
-            .prepare("SELECT uuid, size, sha256 FROM mutable_files")
-            .sql()?;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .sql()?
-        {
-            let (uuid, size, sha): (String, i64, String) = r.sql()?;
-            let u = MutableId::new(&uuid)?;
-            out.push(meta_row(EntryKind::MutableFile(u).path(), size, Some(sha))?);
-        }
+        let mut out = self.entries_but_ops()?;
+        out.extend(self.ops_entries()?);
         out.sort_by(|a, b| a.path.cmp(&b.path));
         check_unique(&out)?;
         Ok(out)
+    }
+
+    fn outline(&mut self) -> Result<Outline> {
+        self.outline_rows()
     }
 
     fn open<'s>(&'s mut self, entry: &EntryMeta) -> Result<Box<dyn Read + 's>> {
@@ -520,7 +455,7 @@ impl SqliteSource<'_> {
 
 /// The key of an ops file from the text of its `op_files` row; a day or kind that is
 /// not one is `Corrupt`, an unsafe peer id `InvalidId`.
-fn ops_key(tree: TreeId, day: &str, peer: &str, kind: &str) -> Result<OpsFileKey> {
+pub(super) fn ops_key(tree: TreeId, day: &str, peer: &str, kind: &str) -> Result<OpsFileKey> {
     Ok(OpsFileKey {
         tree,
         day: Day::parse(day).map_err(|_| corrupt(format!("op_files.day {day:?} is not a date")))?,
@@ -530,7 +465,7 @@ fn ops_key(tree: TreeId, day: &str, peer: &str, kind: &str) -> Result<OpsFileKey
 }
 
 /// The `sha256` column of a row: hex text in format 1, 32 bytes in format 2.
-fn sha_column(v: ValueRef<'_>, bytes: bool) -> Result<String> {
+pub(super) fn sha_column(v: ValueRef<'_>, bytes: bool) -> Result<String> {
     match (v, bytes) {
         (ValueRef::Blob(b), true) if b.len() == 32 => Ok(crate::ids::hex(b)),
         (ValueRef::Text(t), false) => std::str::from_utf8(t)
