@@ -82,6 +82,16 @@ fn old_archives_convert(old: i64) {
             summary(&t.join("v2.db")),
             "{name}"
         );
+        // The archive's outline (no op_files rows listed) is the folder's.
+        let outline = |p: &std::path::Path| {
+            with_source(p, |s| {
+                let o = s.outline()?;
+                let paths: Vec<String> = o.entries.iter().map(|e| e.path.clone()).collect();
+                Ok((paths, o.trees))
+            })
+            .unwrap()
+        };
+        assert_eq!(outline(&t.join("v2.db")), outline(&ws), "{name}");
         // The new archive's trees open from their snapshots, as its ops rebuild them.
         with_source(&t.join("v2.db"), |s| {
             let opened = sila_store_core::model::open_trees(s)?;

@@ -430,8 +430,11 @@ impl SpaceModel {
         }
         // Message attachments that point nowhere.
         for c in &chats {
-            for m in self.messages(&c.tree_id) {
-                for r in &m.files {
+            let Some(tree) = self.trees.get(&c.tree_id) else {
+                continue;
+            };
+            for m in main_branch(tree) {
+                for r in &message_files(m) {
                     let ok = self
                         .trees
                         .get(&r.tree)
@@ -440,7 +443,7 @@ impl SpaceModel {
                     if !ok {
                         warnings.push(problem("DanglingFileRef", None, format!(
                             "message {} in chat {} attaches vertex {} of tree {}, which does not exist",
-                            m.id, c.tree_id, r.vertex, r.tree
+                            m.id(), c.tree_id, r.vertex, r.tree
                         )));
                     }
                 }
@@ -502,7 +505,9 @@ fn main_branch(tree: &RepTree) -> Vec<Vertex<'_>> {
     out
 }
 
-fn message_info(v: Vertex<'_>) -> MessageInfo {
+/// The files a message attaches: its `files` references, else its `attachments`'
+/// files.
+fn message_files(v: Vertex<'_>) -> Vec<FileRef> {
     #[derive(serde::Deserialize)]
     struct Ref {
         tree: String,
@@ -512,7 +517,7 @@ fn message_info(v: Vertex<'_>) -> MessageInfo {
     struct Attachment {
         file: Option<Ref>,
     }
-    let mut files: Vec<FileRef> = v
+    let files: Vec<FileRef> = v
         .prop("files")
         .and_then(|raw| serde_json::from_str::<Vec<Ref>>(raw).ok())
         .unwrap_or_default()
@@ -522,19 +527,23 @@ fn message_info(v: Vertex<'_>) -> MessageInfo {
             vertex: r.vertex,
         })
         .collect();
-    if files.is_empty() {
-        files = v
-            .prop("attachments")
-            .and_then(|raw| serde_json::from_str::<Vec<Attachment>>(raw).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|a| a.file)
-            .map(|r| FileRef {
-                tree: r.tree,
-                vertex: r.vertex,
-            })
-            .collect();
+    if !files.is_empty() {
+        return files;
     }
+    v.prop("attachments")
+        .and_then(|raw| serde_json::from_str::<Vec<Attachment>>(raw).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| a.file)
+        .map(|r| FileRef {
+            tree: r.tree,
+            vertex: r.vertex,
+        })
+        .collect()
+}
+
+fn message_info(v: Vertex<'_>) -> MessageInfo {
+    let files = message_files(v);
     let model = match (str_prop(v, "modelProvider"), str_prop(v, "modelId")) {
         (Some(p), Some(m)) => Some(format!("{p}/{m}")),
         (None, Some(m)) => Some(m),

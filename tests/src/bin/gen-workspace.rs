@@ -8,7 +8,8 @@
 //!
 //! `gen-workspace SIZE OUT [SEED]`, SIZE = `small` (≈1 MB), `medium` (≈100 MB, ≈1,000
 //! files, ≈100k ops), `large` (≈1 GB, ≈10,000 files, ≈1M ops). One chat of every size
-//! has exactly 1,000 ops (tree id printed), for the getOperations benchmark.
+//! has exactly 1,000 ops (tree id printed), for the getOperations benchmark. `ops-heavy`
+//! (≈150k ops in 200 chats, few blobs) is the opening benchmark's.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -104,6 +105,16 @@ fn profile(size: &str) -> Option<Profile> {
             mutable: 200,
             peers: 4,
             days: 365,
+        },
+        // Most of the ops in chats, few blobs: about 150,000 ops in 25,000 messages.
+        "ops-heavy" => Profile {
+            chats: 200,
+            messages: 134,
+            text_files: 40,
+            images: 10,
+            mutable: 5,
+            peers: 3,
+            days: 120,
         },
         _ => return None,
     })
@@ -243,10 +254,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let size = args
         .next()
-        .ok_or("usage: gen-workspace small|medium|large OUT [SEED]")?;
+        .ok_or("usage: gen-workspace small|medium|large|ops-heavy OUT [SEED]")?;
     let out = PathBuf::from(args.next().ok_or("OUT missing")?);
     let seed: u64 = args.next().as_deref().unwrap_or("1").parse()?;
-    let p = profile(&size).ok_or("SIZE is small, medium or large")?;
+    let p = profile(&size).ok_or("SIZE is small, medium, large or ops-heavy")?;
     if out.exists() {
         return Err(format!("{} exists", out.display()).into());
     }

@@ -45,7 +45,7 @@ pub(crate) const CHUNK_ROW: &str = "SELECT deflated, octet_length(data),
  FROM file_chunks WHERE path = ?1 AND seq = ?2";
 
 /// Reads a workspace from a database written by [`SqliteSink`](super::SqliteSink), in
-/// format 1 or 2. Open a file with [`open_untrusted`](super::open_untrusted) (or
+/// format 1, 2 or 3. Open a file with [`open_untrusted`](super::open_untrusted) (or
 /// [`harden`](super::harden) a connection) first.
 pub struct SqliteSource<'c> {
     pub(super) conn: &'c Connection,
@@ -81,14 +81,14 @@ impl<'c> SqliteSource<'c> {
         }
     }
 
-    /// The format version of the archive (1 or 2).
+    /// The format version of the archive (1, 2 or 3).
     pub fn version(&self) -> i64 {
         self.version
     }
 
     /// Checks that `conn` holds an archive of ours in a version this build reads, with
-    /// exactly the schema of that version (see [`SCHEMA_V2`](super::SCHEMA_V2) and
-    /// [`SCHEMA_V1`](super::SCHEMA_V1)).
+    /// exactly the schema of that version (see [`SCHEMA_V3`](super::SCHEMA_V3),
+    /// [`SCHEMA_V2`](super::SCHEMA_V2) and [`SCHEMA_V1`](super::SCHEMA_V1)).
     pub fn new(conn: &'c Connection) -> Result<Self> {
         fresh_query();
         let app: i32 = conn
