@@ -318,12 +318,32 @@ pub fn verify(
     if report.errors.is_empty() {
         match crate::model::SpaceModel::load_replayed(source) {
             Ok(model) => {
-                report.errors.extend(snapshot_problems(source, &model));
+                for (tree, replayed) in &model.trees {
+                    let digest = snapshot_digest(replayed);
+                    report.errors.extend(snapshot_problem(source, tree, digest));
+                }
                 let s = model.summary();
                 report.errors.extend(s.errors);
                 report.warnings.extend(s.warnings);
             }
-            Err(e) => report.warnings.push(Problem::from_error(&e, None)),
+            Err(e) => {
+                report.warnings.push(Problem::from_error(&e, None));
+                // Some tree could not be rebuilt (given up): each snapshot is still
+                // checked against its own tree, and none may stand for a tree that
+                // cannot be rebuilt (no writer stores one).
+                let mut rebuilt = Vec::new();
+                let replayed = crate::model::replay_each_tree(source, u64::MAX, &mut |tree, t| {
+                    rebuilt.push((tree.to_string(), snapshot_digest(&t)));
+                    Ok(())
+                });
+                if replayed.is_ok() {
+                    for (tree, digest) in rebuilt {
+                        report
+                            .errors
+                            .extend(snapshot_problem(source, &tree, digest));
+                    }
+                }
+            }
         }
     }
     report.warnings.append(&mut g.warnings);
@@ -333,28 +353,37 @@ pub fn verify(
 }
 
 /// Every snapshot the source keeps, compared with the tree replayed from its ops.
-fn snapshot_problems(
+/// The SHA-256 of a rebuilt tree's snapshot; `None` for a tree given up.
+fn snapshot_digest(t: &crate::reptree::RepTree) -> Option<[u8; 32]> {
+    use sha2::Digest;
+    (!t.overloaded()).then(|| sha2::Sha256::digest(t.snapshot()).into())
+}
+
+/// The snapshot the source keeps of `tree`, if any, against the tree its ops rebuild
+/// (`rebuilt`: its snapshot's digest, `None` if it was given up).
+fn snapshot_problem(
     source: &mut dyn EntrySource,
-    model: &crate::model::SpaceModel,
-) -> Vec<Problem> {
-    let mut out = Vec::new();
-    for (tree, replayed) in &model.trees {
-        let Ok(id) = crate::ids::TreeId::new(tree) else {
-            continue;
-        };
-        let problem = match source.tree_snapshot(&id) {
-            Ok(None) => continue,
-            Ok(Some(stored)) if stored == replayed.snapshot() => continue,
-            Ok(Some(_)) => Problem {
-                code: "Corrupt".into(),
-                path: None,
-                message: format!("the snapshot of tree {tree} is not the tree its ops rebuild"),
-            },
-            Err(e) => Problem::from_error(&e, None),
-        };
-        out.push(problem);
+    tree: &str,
+    rebuilt: Option<[u8; 32]>,
+) -> Option<Problem> {
+    use sha2::Digest;
+    let id = crate::ids::TreeId::new(tree).ok()?;
+    let corrupt = |message: String| Problem {
+        code: "Corrupt".into(),
+        path: None,
+        message,
+    };
+    match (source.tree_snapshot(&id), rebuilt) {
+        (Ok(None), _) => None,
+        (Ok(Some(stored)), Some(d)) if <[u8; 32]>::from(sha2::Sha256::digest(&stored)) == d => None,
+        (Ok(Some(_)), Some(_)) => Some(corrupt(format!(
+            "the snapshot of tree {tree} is not the tree its ops rebuild"
+        ))),
+        (Ok(Some(_)), None) => Some(corrupt(format!(
+            "tree {tree} has a snapshot, but its ops cannot be rebuilt to check it"
+        ))),
+        (Err(e), _) => Some(Problem::from_error(&e, None)),
     }
-    out
 }
 
 fn workspace_checks(g: &mut Gather, report: &mut VerifyReport) {

@@ -264,6 +264,9 @@ fn deep_and_wide_trees_stay_linear_through_every_command() {
             let d = t.join(&format!("{name}-{dst}"));
             let (ok, r) = run(&["convert", w, d.to_str().unwrap(), "--json"]);
             assert!(ok, "{name}: convert to {dst}: {r}");
+            if dst == "a.db" {
+                snapshot_checks(name, &d, rebuilds, &show, &mut run);
+            }
             let back = t.join(&format!("{name}-{dst}-back"));
             let (ok, r) = run(&["convert", d.to_str().unwrap(), back.to_str().unwrap()]);
             assert!(ok, "{name}: convert back: {r}");
@@ -279,6 +282,48 @@ fn deep_and_wide_trees_stay_linear_through_every_command() {
 }
 
 /// The parent of `id` in `t`.
+/// The archive `db` has a snapshot of tree `T` exactly if the tree rebuilds; `show`
+/// reads the same from it as from the folder (`folder_show`); and a snapshot slipped
+/// in for a tree that cannot be rebuilt is reported by `verify`.
+fn snapshot_checks(
+    name: &str,
+    db: &Path,
+    rebuilds: bool,
+    folder_show: &str,
+    run: &mut dyn FnMut(&[&str]) -> (bool, String),
+) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let count: i64 = c
+        .query_row(
+            "SELECT count(*) FROM tree_snapshots WHERE tree_id = ?1",
+            [T],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, i64::from(rebuilds), "{name}: snapshots of {T}");
+    let d = db.to_str().unwrap();
+    if rebuilds {
+        let (ok, show) = run(&["show", d, "--json"]);
+        assert!(
+            ok && show == folder_show,
+            "{name}: show from the archive: {show}"
+        );
+        return;
+    }
+    // The well-formed snapshot of an empty tree.
+    c.execute(
+        "INSERT INTO tree_snapshots(tree_id, size, deflated, data) VALUES (?1, 6, 0, X'535254310000')",
+        [T],
+    )
+    .unwrap();
+    drop(c);
+    let (ok, report) = run(&["verify", d, "--json"]);
+    assert!(
+        !ok && report.contains("cannot be rebuilt"),
+        "{name}: verify with a snapshot slipped in: {report}"
+    );
+}
+
 fn parent<'t>(t: &'t RepTree, id: &str) -> Option<&'t str> {
     t.vertex(id).and_then(|v| v.parent())
 }

@@ -2,6 +2,8 @@
 //! what opening it needs ([`EntrySource::outline`]: the blobs and raw files, and the
 //! trees with ops, without a row per ops file).
 
+use rusqlite::{Connection, Row};
+
 use super::guard::fresh_query;
 use super::source::{ops_key, sha_column};
 use super::{SqlExt, SqliteSource};
@@ -10,88 +12,84 @@ use crate::error::Result;
 use crate::ids::{MutableId, Sha256Hex, TreeId};
 use crate::layout::EntryKind;
 
+/// Runs `sql` (no parameters) and hands each row, read by `read`, to `each`; the
+/// query's work bound starts afresh for every row.
+fn each_row<T>(
+    c: &Connection,
+    sql: &str,
+    read: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    fresh_query();
+    let mut st = c.prepare(sql).sql()?;
+    let mut rows = st.query([]).sql()?;
+    while let Some(r) = rows.next().sql()? {
+        fresh_query();
+        each(read(r).sql()?)?;
+    }
+    Ok(())
+}
+
 impl SqliteSource<'_> {
     /// Every entry but the ops files, unsorted.
     pub(super) fn entries_but_ops(&mut self) -> Result<Vec<EntryMeta>> {
         let c = self.conn;
         let mut out = Vec::new();
-        fresh_query();
-        let mut st = c
-            .prepare("SELECT path, size, sha256 FROM raw_files")
-            .sql()?;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .sql()?
-        {
-            let (path, size, sha): (String, i64, String) = r.sql()?;
-            out.push(meta_row(path, size, Some(sha))?);
-        }
-        fresh_query();
-        let mut st = c.prepare("SELECT hash, size FROM files").sql()?;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .sql()?
-        {
-            let (hash, size): (String, i64) = r.sql()?;
+        let three = |r: &Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+        each_row(
+            c,
+            "SELECT path, size, sha256 FROM raw_files",
+            three,
+            |row| {
+                let (path, size, sha): (String, i64, String) = row;
+                out.push(meta_row(path, size, Some(sha))?);
+                Ok(())
+            },
+        )?;
+        let two = |r: &Row<'_>| Ok((r.get(0)?, r.get(1)?));
+        each_row(c, "SELECT hash, size FROM files", two, |row| {
+            let (hash, size): (String, i64) = row;
             let h = Sha256Hex::new(&hash)?;
-            out.push(meta_of(
-                EntryKind::StaticFile(h.clone()),
-                size,
-                Some(h.as_str().into()),
-            )?);
-        }
-        fresh_query();
-        let mut st = c
-            .prepare("SELECT uuid, size, sha256 FROM mutable_files")
-            .sql()?;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .sql()?
-        {
-            let (uuid, size, sha): (String, i64, String) = r.sql()?;
+            let sha = Some(h.as_str().to_string());
+            out.push(meta_of(EntryKind::StaticFile(h), size, sha)?);
+            Ok(())
+        })?;
+        let sql = "SELECT uuid, size, sha256 FROM mutable_files";
+        each_row(c, sql, three, |row| {
+            let (uuid, size, sha): (String, i64, String) = row;
             let u = MutableId::new(&uuid)?;
             out.push(meta_of(EntryKind::MutableFile(u), size, Some(sha))?);
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
     /// The ops files, unsorted.
     pub(super) fn ops_entries(&mut self) -> Result<Vec<EntryMeta>> {
-        let c = self.conn;
-        let mut out = Vec::new();
-        fresh_query();
-        let mut st = c
-            .prepare("SELECT tree_id, day, peer_id, kind, size, sha256 FROM op_files")
-            .sql()?;
         let v2 = self.version() >= 2;
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    sha_column(r.get_ref(5)?, v2),
-                ))
-            })
-            .sql()?
-        {
-            let (tree, day, peer, kind, size, sha) = r.sql()?;
-            let sha = sha?;
-            let key = ops_key(TreeId::new(&tree)?, &day, &peer, &kind)?;
-            out.push(meta_of(EntryKind::OpsFile(key), size, Some(sha))?);
-        }
+        let mut out = Vec::new();
+        let sql = "SELECT tree_id, day, peer_id, kind, size, sha256 FROM op_files";
+        let read = |r: &Row<'_>| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                sha_column(r.get_ref(5)?, v2),
+            ))
+        };
+        each_row(
+            self.conn,
+            sql,
+            read,
+            |(tree, day, peer, kind, size, sha)| {
+                let sha = sha?;
+                let key = ops_key(TreeId::new(&tree)?, &day, &peer, &kind)?;
+                out.push(meta_of(EntryKind::OpsFile(key), size, Some(sha))?);
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -101,21 +99,17 @@ impl SqliteSource<'_> {
         let mut entries = self.entries_but_ops()?;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         check_unique(&entries)?;
-        fresh_query();
-        let mut st = self
-            .conn
-            .prepare("SELECT DISTINCT tree_id FROM op_files ORDER BY tree_id")
-            .sql()?;
         let mut trees = Vec::new();
-        for r in st
-            .query_map([], |r| {
-                fresh_query();
-                r.get::<_, String>(0)
-            })
-            .sql()?
-        {
-            trees.push(TreeId::new(&r.sql()?)?);
-        }
+        let sql = "SELECT DISTINCT tree_id FROM op_files ORDER BY tree_id";
+        each_row(
+            self.conn,
+            sql,
+            |r| r.get::<_, String>(0),
+            |tree| {
+                trees.push(TreeId::new(&tree)?);
+                Ok(())
+            },
+        )?;
         Ok(Outline {
             entries,
             trees,

@@ -107,8 +107,10 @@ CREATE TABLE file_chunks(
   PRIMARY KEY (path, seq));
 "#;
 
-/// The schema of format version 2.
-pub const SCHEMA_V2: &str = r#"
+/// The tables of format 2, which format 3 keeps.
+macro_rules! schema_v2_tables {
+    () => {
+        r#"
 CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE spaces(
   id TEXT PRIMARY KEY NOT NULL, uri TEXT, name TEXT, created_at TEXT, user_id TEXT,
@@ -126,31 +128,21 @@ CREATE TABLE raw_files(path TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sh
 CREATE TABLE file_chunks(
   path TEXT NOT NULL, seq INTEGER NOT NULL, deflated INTEGER NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (path, seq));
-"#;
+"#
+    };
+}
+
+/// The schema of format version 2.
+pub const SCHEMA_V2: &str = schema_v2_tables!();
 
 /// The schema of format version 3: format 2 and the trees' snapshots.
-pub const SCHEMA_V3: &str = r#"
-CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE spaces(
-  id TEXT PRIMARY KEY NOT NULL, uri TEXT, name TEXT, created_at TEXT, user_id TEXT,
-  ttabs_layout TEXT, theme TEXT, color_scheme TEXT, drafts TEXT);
-CREATE TABLE op_blocks(
-  id INTEGER PRIMARY KEY, size INTEGER NOT NULL, deflated INTEGER NOT NULL, data BLOB NOT NULL);
-CREATE TABLE op_files(
-  tree_id TEXT NOT NULL, day TEXT NOT NULL, peer_id TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('m', 'p', 'legacy')),
-  size INTEGER NOT NULL, sha256 BLOB NOT NULL, block INTEGER NOT NULL, offset INTEGER NOT NULL,
-  PRIMARY KEY (tree_id, day, peer_id, kind)) WITHOUT ROWID;
-CREATE TABLE files(hash TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, mime_type TEXT) WITHOUT ROWID;
-CREATE TABLE mutable_files(uuid TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE raw_files(path TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE file_chunks(
-  path TEXT NOT NULL, seq INTEGER NOT NULL, deflated INTEGER NOT NULL, data BLOB NOT NULL,
-  PRIMARY KEY (path, seq));
-CREATE TABLE tree_snapshots(
+pub const SCHEMA_V3: &str = concat!(
+    schema_v2_tables!(),
+    r#"CREATE TABLE tree_snapshots(
   tree_id TEXT PRIMARY KEY NOT NULL, size INTEGER NOT NULL, deflated INTEGER NOT NULL,
   data BLOB NOT NULL);
-"#;
+"#
+);
 
 /// The schema of a format version this build reads.
 pub fn schema_of_version(version: i64) -> Option<&'static str> {
