@@ -3,14 +3,14 @@
 //! exists, properties last-writer-wins per `key@target`.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use hashbrown::HashSet;
 
 use super::names::Name;
 use super::{
-    node, Op, OpKindRef, RepTree, Slot, TreeOpRef, EMPTY_PARENT_NODE, NO_VERTEX, REPLAY_BUDGET,
+    node, Op, OpKindRef, RepTree, Slot, TreeOpRef, Val, EMPTY_PARENT_NODE, NO_VERTEX, REPLAY_BUDGET,
 };
 
 impl RepTree {
@@ -317,17 +317,19 @@ impl RepTree {
 
 /// Sets (or, for `None`, deletes) a property in RepTree's order: a new key is
 /// appended, an existing one replaced in place.
-fn set_prop(props: &mut Vec<(Name, String)>, key: Name, value: Option<&str>) {
+fn set_prop(props: &mut Vec<(Name, Val)>, key: Name, value: Option<&str>) {
     match (props.iter().position(|(k, _)| *k == key), value) {
-        (Some(i), Some(v)) => {
-            let s = &mut props[i].1;
-            s.clear();
-            s.push_str(v);
-        }
+        (Some(i), Some(v)) => match &mut props[i].1 {
+            Val::Own(s) => {
+                s.clear();
+                s.push_str(v);
+            }
+            other => *other = Val::Own(v.to_string()),
+        },
         (Some(i), None) => {
             props.remove(i);
         }
-        (None, Some(v)) => props.push((key, v.to_string())),
+        (None, Some(v)) => props.push((key, Val::Own(v.to_string()))),
         (None, None) => {}
     }
 }

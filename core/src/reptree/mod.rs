@@ -234,22 +234,22 @@ impl<'t> Vertex<'t> {
 
     /// The raw JSON text of a property.
     pub fn prop(&self, key: &str) -> Option<&'t str> {
-        let names = &self.tree.names;
+        let t = self.tree;
         self.v()
             .props
             .iter()
-            .find(|(k, _)| names.str(*k) == key)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _)| t.names.str(*k) == key)
+            .map(|(_, v)| t.text(v))
     }
 
     /// Properties `(key, raw JSON)` in RepTree's order (new keys appended, replaced in
     /// place).
     pub fn props(&self) -> impl ExactSizeIterator<Item = (&'t str, &'t str)> + 't {
-        let names = &self.tree.names;
+        let t = self.tree;
         self.v()
             .props
             .iter()
-            .map(move |(k, v)| (names.str(*k), v.as_str()))
+            .map(move |(k, v)| (t.names.str(*k), t.text(v)))
     }
 
     /// Children ids in insertion order (RepTree's `getChildrenIds`).
@@ -279,10 +279,18 @@ struct V {
     id: Name,
     parent: Option<Name>,
     /// Properties in RepTree's order.
-    props: Vec<(Name, String)>,
+    props: Vec<(Name, Val)>,
     /// Children (vertex indices) in insertion order; may hold stale entries while ops
     /// are applied ([`RepTree::compact_children`]).
     children: Vec<usize>,
+}
+
+/// A property value's raw JSON text: owned (set by an op), or a range of the tree's
+/// `frozen_text` (read from a snapshot, so a snapshot's values take one allocation).
+#[derive(Clone, Debug)]
+enum Val {
+    Own(String),
+    At(u32, u32),
 }
 
 /// An op as the tree keeps it: a fixed-size record of names.
@@ -348,6 +356,8 @@ pub struct RepTree {
     /// The state vector of a tree read from a snapshot (which holds no ops); `None`
     /// for a tree built from ops.
     frozen_state_vector: Option<StateVector>,
+    /// The property values of a tree read from a snapshot, one after another.
+    frozen_text: String,
 }
 
 /// The forest node of vertex `i`.
@@ -440,6 +450,19 @@ impl RepTree {
             .enumerate()
             .filter(move |&(j, &c)| self.child_slot[c] == j && self.vertices[c].parent == Some(pid))
             .map(|(_, &c)| c)
+    }
+
+    /// The text of a property value.
+    fn text<'t>(&'t self, v: &'t Val) -> &'t str {
+        match v {
+            Val::Own(s) => s,
+            Val::At(start, len) => {
+                let start = *start as usize;
+                self.frozen_text
+                    .get(start..start + *len as usize)
+                    .unwrap_or_default()
+            }
+        }
     }
 
     fn view(&self, i: usize) -> Vertex<'_> {

@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 use hashbrown::HashMap;
 
 use super::names::Name;
-use super::{RepTree, NO_SLOT, V};
+use super::{RepTree, Val, NO_SLOT, V};
 use crate::error::{Error, Result};
 
 /// The first bytes of every snapshot.
@@ -243,7 +243,7 @@ impl RepTree {
             out.uint(v.props.len() as u64);
             for (k, value) in &v.props {
                 out.uint(key_index.get(k).copied().unwrap_or(0));
-                out.str(value);
+                out.str(self.text(value));
             }
             out.uint(self.live_children(i).count() as u64);
             for c in self.live_children(i) {
@@ -268,6 +268,10 @@ impl RepTree {
     /// ops applied to it later are ignored ([`RepTree::is_snapshot`]). Untrusted bytes
     /// give `Corrupt`, never a panic, and memory bounded by their length.
     pub fn from_snapshot(bytes: &[u8]) -> Result<RepTree> {
+        // Value ranges are kept as u32 offsets into one text.
+        if u32::try_from(bytes.len()).is_err() {
+            return Err(corrupt("over 4 GiB".into()));
+        }
         if bytes.get(..4) != Some(SNAPSHOT_MAGIC.as_slice()) {
             return Err(corrupt("it does not start with \"SRT1\"".into()));
         }
@@ -275,6 +279,7 @@ impl RepTree {
         let mut t = RepTree {
             walk_ancestors: true,
             frozen_state_vector: Some(Vec::new()),
+            frozen_text: String::with_capacity(bytes.len()),
             ..RepTree::default()
         };
         let nkeys = r.count(1, "keys")?;
@@ -317,7 +322,7 @@ impl RepTree {
                 b => return Err(corrupt(format!("parent tag {b} of vertex {i}"))),
             };
             let np = r.count(2, "properties")?;
-            let mut props: Vec<(Name, String)> = Vec::with_capacity(np);
+            let mut props: Vec<(Name, Val)> = Vec::with_capacity(np);
             for _ in 0..np {
                 let ki = usize::try_from(r.uint()?).unwrap_or(usize::MAX);
                 if ki > first_use || ki >= keys.len() {
@@ -328,7 +333,10 @@ impl RepTree {
                 if props.iter().any(|(pk, _)| *pk == k) {
                     return Err(corrupt(format!("vertex {i} repeats a property key")));
                 }
-                props.push((k, String::from(r.str()?)));
+                let value = r.str()?;
+                let at = t.frozen_text.len() as u32;
+                t.frozen_text.push_str(value);
+                props.push((k, Val::At(at, value.len() as u32)));
             }
             let nk = r.count(1, "children")?;
             let mut kids = Vec::with_capacity(nk);

@@ -2,7 +2,7 @@
 //! what opening it needs ([`EntrySource::outline`]: the blobs and raw files, and the
 //! trees with ops, without a row per ops file).
 
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::guard::fresh_query;
 use super::source::{ops_key, sha_column};
@@ -94,22 +94,25 @@ impl SqliteSource<'_> {
     }
 
     /// [`EntrySource::outline`]: the rows of every entry but the ops files, and the
-    /// distinct trees of `op_files` (its primary key: no sort).
+    /// distinct trees of `op_files`.
     pub(super) fn outline_rows(&mut self) -> Result<Outline> {
         let mut entries = self.entries_but_ops()?;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         check_unique(&entries)?;
-        let mut trees = Vec::new();
-        let sql = "SELECT DISTINCT tree_id FROM op_files ORDER BY tree_id";
-        each_row(
-            self.conn,
-            sql,
-            |r| r.get::<_, String>(0),
-            |tree| {
-                trees.push(TreeId::new(&tree)?);
-                Ok(())
-            },
-        )?;
+        // The distinct trees by seeking the primary key from one tree to the next: a
+        // step per tree, not a row per ops file.
+        let mut trees: Vec<TreeId> = Vec::new();
+        let mut st = self
+            .conn
+            .prepare("SELECT tree_id FROM op_files WHERE tree_id > ?1 ORDER BY tree_id LIMIT 1")
+            .sql()?;
+        loop {
+            fresh_query();
+            let after = trees.last().map_or("", |t| t.as_str());
+            let next: Option<String> = st.query_row([after], |r| r.get(0)).optional().sql()?;
+            let Some(tree) = next else { break };
+            trees.push(TreeId::new(&tree)?);
+        }
         Ok(Outline {
             entries,
             trees,
