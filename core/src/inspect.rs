@@ -336,12 +336,21 @@ pub fn verify(
                     rebuilt.push((tree.to_string(), snapshot_digest(&t)));
                     Ok(())
                 });
-                if replayed.is_ok() {
-                    for (tree, digest) in rebuilt {
-                        report
-                            .errors
-                            .extend(snapshot_problem(source, &tree, digest));
+                match replayed {
+                    Ok(()) => {
+                        for (tree, digest) in rebuilt {
+                            report
+                                .errors
+                                .extend(snapshot_problem(source, &tree, digest));
+                        }
                     }
+                    Err(e) => report.warnings.push(Problem {
+                        code: "SnapshotsUnchecked".into(),
+                        path: None,
+                        message: format!(
+                            "the trees could not be rebuilt ({e}), so their snapshots were not checked"
+                        ),
+                    }),
                 }
             }
         }

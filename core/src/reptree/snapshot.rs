@@ -37,6 +37,10 @@ use crate::error::{Error, Result};
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"SRT1";
 
+/// The most items reserved up front for a declared count; past it, lists grow as they
+/// are read, so a count the bytes only claim reserves little.
+const RESERVE: usize = 1 << 12;
+
 /// A peer's op counters that RepTree counts as applied, as sorted, disjoint,
 /// non-adjacent ranges `(first, last)` (RepTree's `getStateVector`).
 pub type StateVector = Vec<(String, Vec<(u64, u64)>)>;
@@ -283,20 +287,24 @@ impl RepTree {
             ..RepTree::default()
         };
         let nkeys = r.count(1, "keys")?;
-        let mut keys: Vec<Name> = Vec::with_capacity(nkeys);
+        let mut keys: Vec<Name> = Vec::with_capacity(nkeys.min(RESERVE));
         for _ in 0..nkeys {
+            // The names are empty before the keys: a new key gets the next number.
             let k = t.snapshot_name(r.str()?)?;
-            if keys.contains(&k) {
+            if k as usize != keys.len() {
                 return Err(corrupt(format!("key {:?} listed twice", t.names.str(k))));
             }
             keys.push(k);
         }
+        // Per key: the last vertex (+ 1) that used it, to refuse a repeated key.
+        let mut used_by = vec![0usize; nkeys];
         // Keys are listed in order of first use: the next new one is `first_use`.
         let mut first_use = 0usize;
         // A vertex takes at least 4 bytes: id length, parent tag, two counts.
         let n = r.count(4, "vertices")?;
-        t.vertices.reserve(n);
-        let mut kids_of: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // Reserved for what real trees hold; a count is only a claim.
+        t.vertices.reserve(n.min(RESERVE));
+        let mut kids_of: Vec<Vec<usize>> = Vec::with_capacity(n.min(RESERVE));
         let mut parent_index: Vec<(usize, usize)> = Vec::new();
         let mut parent_named: Vec<usize> = Vec::new();
         for i in 0..n {
@@ -309,7 +317,7 @@ impl RepTree {
                 0 => None,
                 1 => {
                     let p = usize::try_from(r.uint()?).unwrap_or(usize::MAX);
-                    if p >= n {
+                    if p >= n || p == i {
                         return Err(corrupt(format!("vertex {i} has parent {p} of {n}")));
                     }
                     parent_index.push((i, p));
@@ -322,7 +330,7 @@ impl RepTree {
                 b => return Err(corrupt(format!("parent tag {b} of vertex {i}"))),
             };
             let np = r.count(2, "properties")?;
-            let mut props: Vec<(Name, Val)> = Vec::with_capacity(np);
+            let mut props: Vec<(Name, Val)> = Vec::with_capacity(np.min(RESERVE));
             for _ in 0..np {
                 let ki = usize::try_from(r.uint()?).unwrap_or(usize::MAX);
                 if ki > first_use || ki >= keys.len() {
@@ -330,16 +338,17 @@ impl RepTree {
                 }
                 first_use += usize::from(ki == first_use);
                 let k = keys[ki];
-                if props.iter().any(|(pk, _)| *pk == k) {
+                if used_by[ki] == i + 1 {
                     return Err(corrupt(format!("vertex {i} repeats a property key")));
                 }
+                used_by[ki] = i + 1;
                 let value = r.str()?;
                 let at = t.frozen_text.len() as u32;
                 t.frozen_text.push_str(value);
                 props.push((k, Val::At(at, value.len() as u32)));
             }
             let nk = r.count(1, "children")?;
-            let mut kids = Vec::with_capacity(nk);
+            let mut kids = Vec::with_capacity(nk.min(RESERVE));
             for _ in 0..nk {
                 let c = r.uint()?;
                 kids.push(usize::try_from(c).unwrap_or(usize::MAX));
@@ -392,14 +401,17 @@ impl RepTree {
             }
         }
         let peers = r.count(2, "peers")?;
-        let mut sv: StateVector = Vec::with_capacity(peers);
+        let mut sv: StateVector = Vec::with_capacity(peers.min(RESERVE));
         for _ in 0..peers {
             let peer = String::from(r.str()?);
             if sv.last().is_some_and(|(last, _)| *last >= peer) {
                 return Err(corrupt(format!("state vector peer {peer:?} out of order")));
             }
             let nr = r.count(2, "ranges")?;
-            let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(nr);
+            if nr == 0 {
+                return Err(corrupt(format!("state vector peer {peer:?} has no ranges")));
+            }
+            let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(nr.min(RESERVE));
             for _ in 0..nr {
                 let first = r.uint()?;
                 let last = first
@@ -428,7 +440,8 @@ impl RepTree {
     }
 
     /// Whether this tree was read from a snapshot (a read-only view: ops applied to it
-    /// are ignored).
+    /// are ignored). Such a tree answers cycle questions by walking
+    /// ([`RepTree::uses_forest`] is false) and is never [`RepTree::overloaded`].
     pub fn is_snapshot(&self) -> bool {
         self.frozen_state_vector.is_some()
     }

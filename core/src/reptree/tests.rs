@@ -154,3 +154,22 @@ fn a_hostile_snapshot_is_refused_without_panicking() {
     other[pos + 2] = 1;
     assert!(RepTree::from_snapshot(&other).is_err());
 }
+
+#[test]
+fn a_snapshot_of_a_state_no_replay_makes_is_refused() {
+    let snap = |body: &[u8]| {
+        let mut b = SNAPSHOT_MAGIC.to_vec();
+        b.extend_from_slice(body);
+        RepTree::from_snapshot(&b)
+    };
+    // One vertex "r", a root, no peers: fine.
+    let root = snap(&[0, 1, 1, b'r', 0, 0, 0, 0]).unwrap();
+    assert_eq!(root.root().map(|r| r.id()), Some("r"));
+    // "r" its own parent.
+    assert!(snap(&[0, 1, 1, b'r', 1, 0, 0, 1, 0, 0]).is_err());
+    // A peer with no ranges.
+    assert!(snap(&[0, 0, 1, 1, b'p', 0]).is_err());
+    // A key listed twice, a key listed but never used.
+    assert!(snap(&[2, 1, b'k', 1, b'k', 0, 0]).is_err());
+    assert!(snap(&[1, 1, b'k', 0, 0]).is_err());
+}

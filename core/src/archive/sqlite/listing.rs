@@ -8,7 +8,7 @@ use super::guard::fresh_query;
 use super::source::{ops_key, sha_column};
 use super::{SqlExt, SqliteSource};
 use crate::entries::{check_unique, EntryMeta, Outline};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{MutableId, Sha256Hex, TreeId};
 use crate::layout::EntryKind;
 
@@ -111,6 +111,14 @@ impl SqliteSource<'_> {
             let after = trees.last().map_or("", |t| t.as_str());
             let next: Option<String> = st.query_row([after], |r| r.get(0)).optional().sql()?;
             let Some(tree) = next else { break };
+            // A damaged index could step back: each step must move forward (bytes
+            // compare as the column's BINARY collation does), so the walk ends.
+            if tree.as_str() <= after {
+                return Err(Error::Corrupt {
+                    format: super::FORMAT,
+                    reason: format!("op_files is out of order at tree {tree:?}"),
+                });
+            }
             trees.push(TreeId::new(&tree)?);
         }
         Ok(Outline {
