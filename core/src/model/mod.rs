@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::entries::{EntryMeta, EntrySource};
+use crate::entries::EntrySource;
 use crate::error::Result;
 use crate::inspect::Problem;
 use crate::layout::EntryKind;
@@ -141,16 +141,16 @@ impl SpaceModel {
     /// Loads every tree and the list of blobs: each tree from the snapshot the source
     /// keeps of it ([`open_trees`]), else replayed.
     pub fn load(source: &mut dyn EntrySource) -> Result<Self> {
-        Self::load_with(source, trees::Mode::Open)
+        Self::load_with(source, true)
     }
 
     /// [`SpaceModel::load`] with every tree replayed from its ops ([`load_trees`]),
     /// whatever snapshots the source keeps: what `verify` checks them against.
     pub fn load_replayed(source: &mut dyn EntrySource) -> Result<Self> {
-        Self::load_with(source, trees::Mode::REPLAY)
+        Self::load_with(source, false)
     }
 
-    fn load_with(source: &mut dyn EntrySource, mode: trees::Mode) -> Result<Self> {
+    fn load_with(source: &mut dyn EntrySource, snapshots: bool) -> Result<Self> {
         let outline = source.outline()?;
         let mut model = SpaceModel {
             space_id: None,
@@ -173,38 +173,7 @@ impl SpaceModel {
                 _ => {}
             }
         }
-        // Trees from their snapshots where the source keeps them; the rest replayed,
-        // from the ops files the outline listed or, for an indexed source, that it
-        // lists now.
-        let mut replay = BTreeSet::new();
-        for tree in &outline.trees {
-            let stored = match mode {
-                trees::Mode::Open => source.tree_snapshot(tree)?,
-                trees::Mode::Replay { .. } => None,
-            };
-            match stored {
-                Some(bytes) => {
-                    let t = RepTree::from_snapshot(&bytes)?;
-                    model.trees.insert(tree.as_str().to_string(), t);
-                }
-                None => {
-                    replay.insert(tree.as_str());
-                }
-            }
-        }
-        if !replay.is_empty() {
-            let listed = match outline.ops_files {
-                Some(ops) => ops,
-                None => source.entries()?,
-            };
-            let ops: Vec<EntryMeta> = listed
-                .into_iter()
-                .filter(|e| matches!(&e.kind, EntryKind::OpsFile(k) if replay.contains(k.tree.as_str())))
-                .collect();
-            model
-                .trees
-                .extend(trees::trees_of(source, &ops, trees::Mode::REPLAY)?);
-        }
+        model.trees = trees::trees_of_outline(source, outline, snapshots)?;
         Ok(model)
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::entries::{EntryMeta, EntrySource};
+use crate::entries::{EntryMeta, EntrySource, Outline};
 use crate::error::Result;
 use crate::ids::TreeId;
 use crate::layout::EntryKind;
@@ -141,7 +141,7 @@ fn sila_op_slow(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
 /// are applied as they are, borrowed.
 pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
     let entries = source.entries()?;
-    trees_of(source, &entries, Mode::REPLAY)
+    replayed(source, &entries)
 }
 
 /// Every tree of the workspace with ops, as [`load_trees`] rebuilds it, read from the
@@ -149,19 +149,58 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
 /// one, replayed from its ops elsewhere. Trees read from snapshots are read-only views
 /// ([`RepTree::is_snapshot`]).
 pub fn open_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
-    let entries = source.entries()?;
-    trees_of(source, &entries, Mode::Open)
+    let outline = source.outline()?;
+    trees_of_outline(source, outline, true)
 }
 
-/// The trees of the ops files among `entries` (the source's listing), got as `mode`
-/// says; `Corrupt` for a tree given up.
-pub(crate) fn trees_of(
+/// The trees of an outline ([`EntrySource::outline`]): from their snapshots where
+/// `snapshots` is set and the source keeps one, the rest replayed from the ops files
+/// the outline listed or, for an indexed source, that it lists now.
+pub(crate) fn trees_of_outline(
     source: &mut dyn EntrySource,
-    entries: &[EntryMeta],
-    mode: Mode,
+    outline: Outline,
+    snapshots: bool,
 ) -> Result<BTreeMap<String, RepTree>> {
     let mut out = BTreeMap::new();
-    each_tree(source, entries, mode, &mut |tree, rt| {
+    let mut replay = std::collections::BTreeSet::new();
+    for tree in &outline.trees {
+        let stored = match snapshots {
+            true => source.tree_snapshot(tree)?,
+            false => None,
+        };
+        match stored {
+            Some(bytes) => {
+                out.insert(tree.as_str().to_string(), RepTree::from_snapshot(&bytes)?);
+            }
+            None => {
+                replay.insert(tree.as_str());
+            }
+        }
+    }
+    if !replay.is_empty() {
+        let listed = match outline.ops_files {
+            Some(ops) => ops,
+            None => source.entries()?,
+        };
+        let ops: Vec<EntryMeta> = listed
+            .into_iter()
+            .filter(
+                |e| matches!(&e.kind, EntryKind::OpsFile(k) if replay.contains(k.tree.as_str())),
+            )
+            .collect();
+        out.extend(replayed(source, &ops)?);
+    }
+    Ok(out)
+}
+
+/// The trees of the ops files among `entries`, replayed; `Corrupt` for a tree given
+/// up.
+fn replayed(
+    source: &mut dyn EntrySource,
+    entries: &[EntryMeta],
+) -> Result<BTreeMap<String, RepTree>> {
+    let mut out = BTreeMap::new();
+    each_tree(source, entries, u64::MAX, &mut |tree, rt| {
         out.insert(tree.to_string(), checked(tree, rt)?);
         Ok(())
     })?;
@@ -178,31 +217,15 @@ pub fn replay_each_tree(
     f: &mut dyn FnMut(&str, RepTree) -> Result<()>,
 ) -> Result<()> {
     let entries = source.entries()?;
-    each_tree(source, &entries, Mode::Replay { max_ops_bytes }, f)
+    each_tree(source, &entries, max_ops_bytes, f)
 }
 
-/// How [`each_tree`] gets a tree.
-#[derive(Clone, Copy)]
-pub(crate) enum Mode {
-    /// From its snapshot where the source keeps one, else replayed.
-    Open,
-    /// Replayed, if its ops files total at most `max_ops_bytes`.
-    Replay { max_ops_bytes: u64 },
-}
-
-impl Mode {
-    /// Every tree replayed.
-    pub(crate) const REPLAY: Mode = Mode::Replay {
-        max_ops_bytes: u64::MAX,
-    };
-}
-
-/// The ops files of the workspace grouped by tree, in `getOperations` order; each
-/// tree read from its snapshot or replayed, as `mode` says.
+/// The ops files among `entries` grouped by tree, in `getOperations` order; each tree
+/// whose files total at most `max_ops_bytes` replayed and handed to `f`.
 fn each_tree(
     source: &mut dyn EntrySource,
     entries: &[EntryMeta],
-    mode: Mode,
+    max_ops_bytes: u64,
     f: &mut dyn FnMut(&str, RepTree) -> Result<()>,
 ) -> Result<()> {
     let mut files: Vec<(&crate::layout::OpsFileKey, &EntryMeta)> = entries
@@ -222,22 +245,12 @@ fn each_tree(
     });
     for group in files.chunk_by(|a, b| a.0.tree == b.0.tree) {
         let tree = &group[0].0.tree;
-        match mode {
-            Mode::Open => {
-                if let Some(bytes) = source.tree_snapshot(tree)? {
-                    f(tree.as_str(), RepTree::from_snapshot(&bytes)?)?;
-                    continue;
-                }
-            }
-            Mode::Replay { max_ops_bytes } => {
-                let total = group
-                    .iter()
-                    .map(|(_, m)| m.size)
-                    .fold(0u64, u64::saturating_add);
-                if total > max_ops_bytes {
-                    continue;
-                }
-            }
+        let total = group
+            .iter()
+            .map(|(_, m)| m.size)
+            .fold(0u64, u64::saturating_add);
+        if total > max_ops_bytes {
+            continue;
         }
         let mut rt = RepTree::default();
         for (key, meta) in group {

@@ -130,38 +130,51 @@ pub(crate) fn deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// [`MAX_BLOCK`]: a stored blob longer than that is not loaded, and inflating stops
 /// one byte past the declared size.
 pub(crate) fn read_block(conn: &Connection, id: i64) -> Result<Vec<u8>> {
+    let what = format!("ops block {id}");
+    read_stored(
+        conn,
+        BLOCK_ROW,
+        params![id, to_i64(MAX_BLOCK)],
+        &what,
+        MAX_BLOCK,
+    )?
+    .ok_or_else(|| corrupt(format!("{what} is missing")))
+}
+
+/// The value (`what`) in the one row `sql` finds with `args`, whose columns are its
+/// declared size, whether deflated, its stored length, and its data if at most `max`
+/// bytes are stored (else NULL): read back through [`inflate_declared`]. `None` if
+/// there is no row; `Corrupt` if the data is not a blob.
+pub(crate) fn read_stored(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    what: &str,
+    max: u64,
+) -> Result<Option<Vec<u8>>> {
     fresh_query();
-    let mut st = conn.prepare_cached(BLOCK_ROW).sql()?;
+    let mut st = conn.prepare_cached(sql).sql()?;
     let row = st
-        .query_row(params![id, to_i64(MAX_BLOCK)], |r| {
+        .query_row(args, |r| {
             let data = match r.get_ref(3)? {
-                ValueRef::Blob(b) => Some(b.to_vec()),
-                ValueRef::Null => None,
-                _ => {
-                    return Ok(Err(corrupt(format!(
-                        "op_blocks.data of block {id} is not a blob"
-                    ))))
-                }
+                ValueRef::Blob(b) => Some(Some(b.to_vec())),
+                ValueRef::Null => Some(None),
+                _ => None,
             };
-            Ok(Ok((
+            Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, bool>(1)?,
                 r.get::<_, i64>(2)?,
                 data,
-            )))
+            ))
         })
         .optional()
-        .sql()?
-        .ok_or_else(|| corrupt(format!("ops block {id} is missing")))??;
-    let (size, deflated, stored, data) = row;
-    inflate_declared(
-        &format!("ops block {id}"),
-        size,
-        deflated,
-        stored,
-        data,
-        MAX_BLOCK,
-    )
+        .sql()?;
+    let Some((size, deflated, stored, data)) = row else {
+        return Ok(None);
+    };
+    let data = data.ok_or_else(|| corrupt(format!("the data of {what} is not a blob")))?;
+    inflate_declared(what, size, deflated, stored, data, max).map(Some)
 }
 
 thread_local! {

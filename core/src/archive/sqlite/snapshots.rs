@@ -3,10 +3,9 @@
 //! opening a workspace reads state instead of replaying its history. `verify`
 //! rebuilds every tree and compares.
 
-use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
-use super::blocks::{deflate, inflate_declared};
+use super::blocks::{deflate, read_stored};
 use super::guard::fresh_query;
 use super::{to_i64, SqlExt, SqliteSource};
 use crate::error::{Error, Result};
@@ -48,41 +47,15 @@ pub(super) fn write_all(conn: &Connection, version: i64) -> Result<()> {
 
 /// The stored snapshot of `tree`, if the archive holds one, within its declared size.
 pub(super) fn read(conn: &Connection, tree: &TreeId) -> Result<Option<Vec<u8>>> {
-    fresh_query();
-    let mut st = conn
-        .prepare_cached(
-            "SELECT size, deflated, octet_length(data),
-               CASE WHEN octet_length(data) <= ?2 THEN data END
-             FROM tree_snapshots WHERE tree_id = ?1",
-        )
-        .sql()?;
-    let row = st
-        .query_row(params![tree.as_str(), to_i64(MAX_SNAPSHOT)], |r| {
-            let data = match r.get_ref(3)? {
-                ValueRef::Blob(b) => Some(b.to_vec()),
-                ValueRef::Null => None,
-                _ => return Ok(None),
-            };
-            Ok(Some((
-                r.get::<_, i64>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, i64>(2)?,
-                data,
-            )))
-        })
-        .optional()
-        .sql()?;
-    let what = format!("the snapshot of tree {}", tree.as_str());
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let Some((size, deflated, stored, data)) = row else {
-        return Err(Error::Corrupt {
-            format: super::FORMAT,
-            reason: format!("{what} is not a blob"),
-        });
-    };
-    inflate_declared(&what, size, deflated, stored, data, MAX_SNAPSHOT).map(Some)
+    read_stored(
+        conn,
+        "SELECT size, deflated, octet_length(data),
+           CASE WHEN octet_length(data) <= ?2 THEN data END
+         FROM tree_snapshots WHERE tree_id = ?1",
+        params![tree.as_str(), to_i64(MAX_SNAPSHOT)],
+        &format!("the snapshot of tree {}", tree.as_str()),
+        MAX_SNAPSHOT,
+    )
 }
 
 /// Snapshots of trees that have no ops in the archive (a container problem).
