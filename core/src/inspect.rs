@@ -361,7 +361,6 @@ pub fn verify(
     report
 }
 
-/// Every snapshot the source keeps, compared with the tree replayed from its ops.
 /// The SHA-256 of a rebuilt tree's snapshot; `None` for a tree given up.
 fn snapshot_digest(t: &crate::reptree::RepTree) -> Option<[u8; 32]> {
     use sha2::Digest;
