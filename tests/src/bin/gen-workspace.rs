@@ -335,18 +335,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blobs_per_chat = blobs.len().div_ceil(p.chats);
     let mut total_ops = 0;
     let mut thousand = None;
+    // A peer's clock only grows (Sila sets it past every op it applies), so the space
+    // tree's ops on a later day have higher counters: the thread vertices are written
+    // in the order the chats were created, not the order they are generated in.
+    let mut thread_vertices = Vec::new();
     for c in 0..p.chats {
         let tree_id = rng.id();
         let mut t = TreeOps::new(tree_id.clone());
         let mut day = rng.below(p.days);
         let peer = sp(&mut rng);
         let title = rng.words(3);
-        // The thread vertex in the space tree (written when the chat was created).
+        // The thread vertex in the space tree (written when the chat was created, so
+        // added below in the order of the chats' days).
         let tv = rng.id();
-        space.mv(day, peer, &tv, Some(&threads));
-        space.set(day, peer, &tv, "tid", &json(&tree_id));
-        space.set(day, peer, &tv, "name", &json(&title));
         let mut secs = 8 * 3600 + rng.below(8 * 3600);
+        thread_vertices.push((day, secs, peer, tv, tree_id.clone(), title.clone()));
         t.mv(day, peer, &tree_id, None);
         t.set(day, peer, &tree_id, "_c", &iso(day, secs));
         t.set(day, peer, &tree_id, "appId", &json("default-chat"));
@@ -439,6 +442,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         total_ops += t.ops();
         write_tree(&out, &t, &peers)?;
+    }
+    thread_vertices.sort_by_key(|(day, secs, ..)| (*day, *secs));
+    for (day, _, peer, tv, tree_id, title) in &thread_vertices {
+        space.mv(*day, *peer, tv, Some(&threads));
+        space.set(*day, *peer, tv, "tid", &json(tree_id));
+        space.set(*day, *peer, tv, "name", &json(title));
     }
     total_ops += space.ops();
     write_tree(&out, &space, &peers)?;
