@@ -36,6 +36,7 @@ mod dexie;
 mod engine;
 #[cfg(target_arch = "wasm32")]
 mod files;
+mod host_sha256;
 #[cfg(target_arch = "wasm32")]
 mod js_file;
 #[cfg(target_arch = "wasm32")]

@@ -28,6 +28,15 @@ const filesListing = (files) =>
 
 test('fixtures exist', () => assert.ok(fixtures.length >= 7, `${fixtures.length} fixtures`));
 
+// From 4 KiB the package hashes through node:crypto (installed by its Node entry, after
+// a check against the wasm's own SHA-256); below, in wasm. Both must be SHA-256.
+test('sha256 on both sides of the host threshold', () => {
+  for (const n of [0, 1, 4095, 4096, 4097, 65536, 3 << 20]) {
+    const bytes = new Uint8Array(n).map((_, i) => (i * 131 + n) & 255);
+    assert.equal(sila.sha256(bytes), createHash('sha256').update(bytes).digest('hex'), `${n} bytes`);
+  }
+});
+
 for (const fx of fixtures) {
   test(`${fx.name}: wasm archives extract with the native CLI to the same bytes`, async () => {
     const t = tmp();

@@ -7,12 +7,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{Error, Result};
 use crate::ids::{Day, Sha256Hex, TreeId};
 use crate::layout::{EntryKind, OpsFileKey};
 use crate::ops::{parse_line, OpLine, OpsText};
+use crate::sha256::Sha256;
 
 /// One file of a workspace, as listed by a source.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -149,8 +149,7 @@ impl MutableId {
 impl Sha256Hex {
     /// The lowercase hex digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        use sha2::Digest;
-        Self(hex(&sha2::Sha256::digest(bytes)))
+        Self(hex(&crate::sha256::Sha256::digest(bytes)))
     }
 
     /// Wraps a finished digest.

@@ -363,8 +363,7 @@ pub fn verify(
 
 /// The SHA-256 of a rebuilt tree's snapshot; `None` for a tree given up.
 fn snapshot_digest(t: &crate::reptree::RepTree) -> Option<[u8; 32]> {
-    use sha2::Digest;
-    (!t.overloaded()).then(|| sha2::Sha256::digest(t.snapshot()).into())
+    (!t.overloaded()).then(|| crate::sha256::Sha256::digest(&t.snapshot()))
 }
 
 /// The snapshot the source keeps of `tree`, if any, against the tree its ops rebuild
@@ -374,7 +373,6 @@ fn snapshot_problem(
     tree: &str,
     rebuilt: Option<[u8; 32]>,
 ) -> Option<Problem> {
-    use sha2::Digest;
     let id = crate::ids::TreeId::new(tree).ok()?;
     let corrupt = |message: String| Problem {
         code: "Corrupt".into(),
@@ -383,7 +381,7 @@ fn snapshot_problem(
     };
     match (source.tree_snapshot(&id), rebuilt) {
         (Ok(None), _) => None,
-        (Ok(Some(stored)), Some(d)) if <[u8; 32]>::from(sha2::Sha256::digest(&stored)) == d => None,
+        (Ok(Some(stored)), Some(d)) if crate::sha256::Sha256::digest(&stored) == d => None,
         (Ok(Some(_)), Some(_)) => Some(corrupt(format!(
             "the snapshot of tree {tree} is not the tree its ops rebuild"
         ))),

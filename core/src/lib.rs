@@ -18,6 +18,7 @@ pub mod json;
 pub mod layout;
 pub mod ops;
 pub mod reptree;
+pub mod sha256;
 pub mod space;
 
 #[cfg(feature = "std")]

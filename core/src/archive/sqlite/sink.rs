@@ -76,7 +76,7 @@ impl<'c> SqliteSink<'c> {
         if self.version == 1 {
             return self.put_ops_v1(key, bytes, text);
         }
-        let sha = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
+        let sha = crate::sha256::Sha256::digest(bytes);
         self.blocks.add(self.conn, key, bytes, sha)
     }
 

@@ -7,8 +7,8 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::sha256::Sha256;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
 
 use super::archive::check_space_json;
 use super::{indexed_part, ArchiveInfo, IndexEntry, TierHost, TierMetadata, Tiers};
@@ -212,7 +212,7 @@ pub(crate) async fn verify_upload<S: WorkspaceStore>(
     let mut offset = 0;
     while offset < size {
         let len = PART.min(size - offset);
-        local.update(area.read_archive(offset, len)?);
+        local.update(&area.read_archive(offset, len)?);
         offset += len;
     }
     let local = Sha256Hex::from_digest(&local.finalize());
