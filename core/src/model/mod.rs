@@ -139,7 +139,9 @@ pub struct SpaceModel {
 
 impl SpaceModel {
     /// Loads every tree and the list of blobs: each tree from the snapshot the source
-    /// keeps of it ([`open_trees`]), else replayed.
+    /// keeps of it ([`open_trees`]), else replayed. Every tree is a read-only view
+    /// ([`RepTree::is_snapshot`]): a replayed one is frozen as soon as it is rebuilt, so
+    /// the model holds the trees' state, not their history.
     pub fn load(source: &mut dyn EntrySource) -> Result<Self> {
         Self::load_with(source, true)
     }
@@ -173,7 +175,7 @@ impl SpaceModel {
                 _ => {}
             }
         }
-        model.trees = trees::trees_of_outline(source, outline, snapshots)?;
+        model.trees = trees::trees_of_outline(source, outline, snapshots, true)?;
         Ok(model)
     }
 

@@ -141,7 +141,7 @@ fn sila_op_slow(line: &str, kind: OpsFileKind, peer: &str) -> Option<TreeOp> {
 /// are applied as they are, borrowed.
 pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
     let entries = source.entries()?;
-    replayed(source, &entries)
+    replayed(source, &entries, false)
 }
 
 /// Every tree of the workspace with ops, as [`load_trees`] rebuilds it, read from the
@@ -150,16 +150,20 @@ pub fn load_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTr
 /// ([`RepTree::is_snapshot`]).
 pub fn open_trees(source: &mut dyn EntrySource) -> Result<BTreeMap<String, RepTree>> {
     let outline = source.outline()?;
-    trees_of_outline(source, outline, true)
+    trees_of_outline(source, outline, true, false)
 }
 
 /// The trees of an outline ([`EntrySource::outline`]): from their snapshots where
 /// `snapshots` is set and the source keeps one, the rest replayed from the ops files
-/// the outline listed or, for an indexed source, that it lists now.
+/// the outline listed or, for an indexed source, that it lists now. With `frozen`, a
+/// replayed tree is kept as the read-only view of its snapshot, as soon as it is
+/// rebuilt: the state without the history, so a whole workspace held for reading
+/// (`show`, `verify`) takes memory for what its trees hold, not for every op.
 pub(crate) fn trees_of_outline(
     source: &mut dyn EntrySource,
     outline: Outline,
     snapshots: bool,
+    frozen: bool,
 ) -> Result<BTreeMap<String, RepTree>> {
     let mut out = BTreeMap::new();
     let mut replay = std::collections::BTreeSet::new();
@@ -188,20 +192,25 @@ pub(crate) fn trees_of_outline(
                 |e| matches!(&e.kind, EntryKind::OpsFile(k) if replay.contains(k.tree.as_str())),
             )
             .collect();
-        out.extend(replayed(source, &ops)?);
+        out.extend(replayed(source, &ops, frozen)?);
     }
     Ok(out)
 }
 
-/// The trees of the ops files among `entries`, replayed; `Corrupt` for a tree given
-/// up.
+/// The trees of the ops files among `entries`, replayed (each kept `frozen`, see
+/// [`trees_of_outline`]); `Corrupt` for a tree given up.
 fn replayed(
     source: &mut dyn EntrySource,
     entries: &[EntryMeta],
+    frozen: bool,
 ) -> Result<BTreeMap<String, RepTree>> {
     let mut out = BTreeMap::new();
     each_tree(source, entries, u64::MAX, &mut |tree, rt| {
-        out.insert(tree.to_string(), checked(tree, rt)?);
+        let mut rt = checked(tree, rt)?;
+        if frozen {
+            rt = RepTree::from_snapshot(&rt.snapshot())?;
+        }
+        out.insert(tree.to_string(), rt);
         Ok(())
     })?;
     Ok(out)
