@@ -61,6 +61,27 @@ pub struct Outline {
     pub ops_files: Option<Vec<EntryMeta>>,
 }
 
+/// A tree's snapshot as read from a source, whose bytes may still have to be made
+/// (inflated): [`SnapshotBytes::bytes`] does that work, on any thread.
+pub struct SnapshotBytes(Box<dyn FnOnce() -> Result<Vec<u8>> + Send>);
+
+impl SnapshotBytes {
+    /// Bytes already made.
+    pub fn ready(bytes: Vec<u8>) -> Self {
+        Self(Box::new(move || Ok(bytes)))
+    }
+
+    /// Bytes `make` makes (and checks).
+    pub fn deferred(make: impl FnOnce() -> Result<Vec<u8>> + Send + 'static) -> Self {
+        Self(Box::new(make))
+    }
+
+    /// The snapshot's bytes.
+    pub fn bytes(self) -> Result<Vec<u8>> {
+        (self.0)()
+    }
+}
+
 /// A workspace read as entries.
 pub trait EntrySource {
     /// A short name of the format (`"plain"`, `"sqlite"`, `"zip"`).
@@ -114,6 +135,13 @@ pub trait EntrySource {
     fn tree_snapshot(&mut self, tree: &TreeId) -> Result<Option<Vec<u8>>> {
         let _ = tree;
         Ok(None)
+    }
+
+    /// [`EntrySource::tree_snapshot`] in two steps, so that the second can run on
+    /// another thread: the read, here, and the work that makes the bytes from what
+    /// was read (inflating), in the [`SnapshotBytes`]. The default makes them here.
+    fn tree_snapshot_read(&mut self, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
+        Ok(self.tree_snapshot(tree)?.map(SnapshotBytes::ready))
     }
 
     /// The ops of `tree` stored in day folders `from..=to` (both optional), in the

@@ -122,3 +122,52 @@ fn a_missing_blob_is_an_error() {
     assert_eq!(report.errors[0].code, "MissingBlob");
     assert!(report.errors[0].message.contains(&h));
 }
+
+/// Opening a format-3 archive reads its snapshots on every core: the model is the one
+/// its ops rebuild, and one bad snapshot among many is a typed error, whichever thread
+/// meets it.
+#[test]
+fn snapshots_read_on_every_core_give_the_replayed_model_or_corrupt() {
+    let t = TempDir::new();
+    let db = t.join("ws.db");
+    sila_store_tests::write_sqlite_in(
+        &sila_store_tests::fixtures_dir().join("citybean-coffee-complete"),
+        &db,
+        3,
+    );
+    let (opened, replayed) = with_source(&db, |s| {
+        Ok((
+            SpaceModel::load(s)?.summary(),
+            SpaceModel::load_replayed(s)?.summary(),
+        ))
+    })
+    .unwrap();
+    assert_eq!(opened, replayed);
+    let trees: Vec<String> = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let mut st = c
+            .prepare("SELECT tree_id FROM tree_snapshots ORDER BY tree_id")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(trees.len() > 8, "{} trees", trees.len());
+    for (i, bad) in [(0, "X'00'"), (trees.len() / 2, "X'5352543100'")] {
+        let broken = t.join(&format!("broken-{i}.db"));
+        std::fs::copy(&db, &broken).unwrap();
+        rusqlite::Connection::open(&broken)
+            .unwrap()
+            .execute(
+                &format!(
+                    "UPDATE tree_snapshots SET deflated = 0, data = {bad},
+                     size = octet_length({bad}) WHERE tree_id = ?1"
+                ),
+                [&trees[i]],
+            )
+            .unwrap();
+        let err = with_source(&broken, |s| SpaceModel::load(s).map(|_| ())).unwrap_err();
+        assert_eq!(err.code(), "Corrupt", "{i}: {err}");
+    }
+}

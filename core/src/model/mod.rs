@@ -215,15 +215,18 @@ impl SpaceModel {
         let Some(start) = tree.vertex_by_path("messages") else {
             return 0;
         };
+        // A vertex is in one children list only (its parent's), so the walk meets each
+        // descendant once; the bound only stops a snapshot whose parents form a cycle.
+        let most = tree.vertex_count() as u64;
         let mut stack = vec![start.id()];
-        let mut seen = BTreeSet::new();
         let mut n = 0;
         while let Some(id) = stack.pop() {
             for c in tree.children_ids(id) {
-                if seen.insert(c) {
-                    n += 1;
-                    stack.push(c);
+                n += 1;
+                if n > most {
+                    return most;
                 }
+                stack.push(c);
             }
         }
         n

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::entries::{EntryMeta, EntrySource, Outline};
+use crate::entries::{EntryMeta, EntrySource, Outline, SnapshotBytes};
 use crate::error::Result;
 use crate::ids::TreeId;
 use crate::layout::EntryKind;
@@ -167,19 +167,12 @@ pub(crate) fn trees_of_outline(
 ) -> Result<BTreeMap<String, RepTree>> {
     let mut out = BTreeMap::new();
     let mut replay = std::collections::BTreeSet::new();
-    for tree in &outline.trees {
-        let stored = match snapshots {
-            true => source.tree_snapshot(tree)?,
-            false => None,
-        };
-        match stored {
-            Some(bytes) => {
-                out.insert(tree.as_str().to_string(), RepTree::from_snapshot(&bytes)?);
-            }
-            None => {
-                replay.insert(tree.as_str());
-            }
-        }
+    if snapshots {
+        out = from_snapshots(source, &outline.trees, &mut |tree| {
+            replay.insert(tree);
+        })?;
+    } else {
+        replay.extend(outline.trees.iter().map(TreeId::as_str));
     }
     if !replay.is_empty() {
         let listed = match outline.ops_files {
@@ -196,6 +189,90 @@ pub(crate) fn trees_of_outline(
     }
     Ok(out)
 }
+
+/// The trees among `trees` whose snapshots the source keeps, read from them; each
+/// other tree is handed to `missing`. Where the host has threads and more than one
+/// core, the snapshots are read here and made (inflated) and decoded by one worker per
+/// core (up to four), each taking the next one waiting ([`IN_FLIGHT`] at most).
+fn from_snapshots<'t>(
+    source: &mut dyn EntrySource,
+    trees: &'t [TreeId],
+    missing: &mut dyn FnMut(&'t str),
+) -> Result<BTreeMap<String, RepTree>> {
+    let decode = |bytes: SnapshotBytes| RepTree::from_snapshot(&bytes.bytes()?);
+    #[cfg(not(target_family = "wasm"))]
+    {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        if workers > 1 && trees.len() > 1 {
+            let (send, receive) = std::sync::mpsc::sync_channel::<(&str, SnapshotBytes)>(IN_FLIGHT);
+            let receive = std::sync::Mutex::new(receive);
+            return std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        let receive = &receive;
+                        scope.spawn(move || -> Result<Vec<(String, RepTree)>> {
+                            let mut out = Vec::new();
+                            loop {
+                                // The lock is held only to take the next snapshot.
+                                let next = match receive.lock() {
+                                    Ok(r) => r.recv(),
+                                    Err(_) => break,
+                                };
+                                let Ok((tree, bytes)) = next else { break };
+                                out.push((tree.to_string(), decode(bytes)?));
+                            }
+                            Ok(out)
+                        })
+                    })
+                    .collect();
+                let mut read = || -> Result<()> {
+                    for tree in trees {
+                        match source.tree_snapshot_read(tree)? {
+                            // Every worker stopped on an error, which joining returns.
+                            Some(bytes) => {
+                                if send.send((tree.as_str(), bytes)).is_err() {
+                                    break;
+                                }
+                            }
+                            None => missing(tree.as_str()),
+                        }
+                    }
+                    Ok(())
+                };
+                let read = read();
+                drop(send);
+                let mut out = BTreeMap::new();
+                let mut failed = read.err();
+                for h in handles {
+                    match h.join() {
+                        Ok(Ok(trees)) => out.extend(trees),
+                        Ok(Err(e)) => failed = failed.or(Some(e)),
+                        Err(_) => {
+                            failed = failed.or(Some(crate::Error::Backend(
+                                "a thread decoding snapshots panicked".into(),
+                            )))
+                        }
+                    }
+                }
+                failed.map_or(Ok(out), Err)
+            });
+        }
+    }
+    let mut out = BTreeMap::new();
+    for tree in trees {
+        match source.tree_snapshot_read(tree)? {
+            Some(bytes) => {
+                out.insert(tree.as_str().to_string(), decode(bytes)?);
+            }
+            None => missing(tree.as_str()),
+        }
+    }
+    Ok(out)
+}
+
+/// Snapshots read but not yet decoded, at most (see [`from_snapshots`]).
+#[cfg(not(target_family = "wasm"))]
+const IN_FLIGHT: usize = 8;
 
 /// The trees of the ops files among `entries`, replayed (each kept `frozen`, see
 /// [`trees_of_outline`]); `Corrupt` for a tree given up.

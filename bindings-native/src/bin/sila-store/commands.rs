@@ -210,7 +210,13 @@ pub fn run(command: Command, json: bool) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { src } => {
-            let summary = with_source(&src, |s| Ok(SpaceModel::load(s)?.summary()))?;
+            let summary = with_source(&src, |s| {
+                let model = SpaceModel::load(s)?;
+                let summary = model.summary();
+                // The process ends next: its trees are not freed one by one.
+                std::mem::forget(model);
+                Ok(summary)
+            })?;
             if json {
                 writeln!(out, "{}", json!(summary)).map_err(w)?;
             } else {

@@ -152,6 +152,42 @@ pub(crate) fn read_stored(
     what: &str,
     max: u64,
 ) -> Result<Option<Vec<u8>>> {
+    match read_stored_row(conn, sql, args, what)? {
+        None => Ok(None),
+        Some(row) => row.bytes(max).map(Some),
+    }
+}
+
+/// A stored value's row as read ([`read_stored`] without the inflating).
+pub(crate) struct StoredRow {
+    what: String,
+    size: i64,
+    deflated: bool,
+    stored: i64,
+    data: Option<Vec<u8>>,
+}
+
+impl StoredRow {
+    /// The value, inflated if deflated: exactly its declared size, at most `max`.
+    pub(crate) fn bytes(self, max: u64) -> Result<Vec<u8>> {
+        inflate_declared(
+            &self.what,
+            self.size,
+            self.deflated,
+            self.stored,
+            self.data,
+            max,
+        )
+    }
+}
+
+/// The row of [`read_stored`], not yet inflated.
+pub(crate) fn read_stored_row(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    what: &str,
+) -> Result<Option<StoredRow>> {
     fresh_query();
     let mut st = conn.prepare_cached(sql).sql()?;
     let row = st
@@ -174,7 +210,13 @@ pub(crate) fn read_stored(
         return Ok(None);
     };
     let data = data.ok_or_else(|| corrupt(format!("the data of {what} is not a blob")))?;
-    inflate_declared(what, size, deflated, stored, data, max).map(Some)
+    Ok(Some(StoredRow {
+        what: what.to_string(),
+        size,
+        deflated,
+        stored,
+        data,
+    }))
 }
 
 thread_local! {

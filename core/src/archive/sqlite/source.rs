@@ -13,7 +13,7 @@ use super::listing::meta_row;
 use super::{to_i64, SqlExt, APPLICATION_ID, CHUNK_SIZE, FORMAT, FORMAT_VERSION};
 use crate::entries::{
     check_unique, push_operations, read_bounded, EntryMeta, EntrySource, Operation, Outline,
-    MAX_OPS_FILE,
+    SnapshotBytes, MAX_OPS_FILE,
 };
 use crate::error::{Error, Result};
 use crate::ids::{Day, PeerId, Sha256Hex, TreeId};
@@ -354,6 +354,13 @@ impl EntrySource for SqliteSource<'_> {
             return Ok(None);
         }
         super::snapshots::read(self.conn, tree)
+    }
+
+    fn tree_snapshot_read(&mut self, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
+        if self.version < 3 {
+            return Ok(None);
+        }
+        super::snapshots::read_deferred(self.conn, tree)
     }
 
     fn get_operations(
