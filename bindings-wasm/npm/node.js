@@ -6,7 +6,7 @@ import { initSync, useHostSha256 } from './wasm/sila_store_wasm.js';
 
 initSync({ module: readFileSync(new URL('./wasm/sila_store_wasm_bg.wasm', import.meta.url)) });
 
-// SHA-256 of inputs from 16 KiB up through node:crypto: OpenSSL uses the CPU's SHA
+// SHA-256 of inputs from 4 KiB up through node:crypto: OpenSSL uses the CPU's SHA
 // extensions, where the wasm has only scalar code (a third of a conversion's time).
 // The core checks this against its own SHA-256 before using it.
 const hashes = new Map();

@@ -36,7 +36,7 @@ impl HostSha256 for Host {
     }
 }
 
-/// Hashes inputs of 16 KiB and more with `host` (`{start, update, finish}`; `null`
+/// Hashes inputs of 4 KiB and more with `host` (`{start, update, finish}`; `null`
 /// goes back to the built-in SHA-256). The host is checked against the built-in one
 /// first: an `Error` with code `InvalidArgument` if it differs, and nothing installed.
 #[wasm_bindgen(js_name = useHostSha256)]

@@ -23,9 +23,13 @@ pub const HOST_MIN: usize = 4 * 1024;
 
 /// A host's SHA-256: hashes it starts, feeds and finishes, named by a number it gives.
 ///
-/// A method that fails returns `None`/`false`: the hash then finishes as 32 zero bytes
-/// (which no check accepts, so the operation ends with a typed error and nothing is
-/// written in place) and the host is uninstalled for the thread.
+/// A method that fails returns `None`/`false`, and the host is uninstalled for the
+/// thread. A hash the host could not start is taken in Rust; a one-shot
+/// [`Sha256::digest`] is taken again in Rust. A streamed hash the host fails in the
+/// middle (or that outlives its host: uninstalled, replaced, or on another thread)
+/// finishes as 32 zero bytes: every streamed digest is compared with the source's or
+/// a read-back's, so the operation ends with a typed error and nothing is written in
+/// place.
 #[cfg(feature = "std")]
 pub trait HostSha256 {
     /// Starts a hash; its handle.
@@ -84,13 +88,13 @@ pub fn uninstall_host() {
 /// The thread's host and its number.
 #[cfg(feature = "std")]
 fn host() -> Option<(u64, Rc<dyn HostSha256>)> {
-    HOST.with(|h| h.borrow().clone())
+    HOST.try_with(|h| h.borrow().clone()).ok().flatten()
 }
 
 /// Uninstalls the thread's host if it is host number `id` (which failed).
 #[cfg(feature = "std")]
 fn remove_numbered(id: u64) {
-    HOST.with(|h| {
+    let _ = HOST.try_with(|h| {
         let mut h = h.borrow_mut();
         if h.as_ref().is_some_and(|(n, _)| *n == id) {
             *h = None;
@@ -142,7 +146,11 @@ impl Sha256 {
     pub fn digest(bytes: &[u8]) -> [u8; 32] {
         let mut h = Self::new();
         h.update(bytes);
-        h.finalize()
+        match h.try_finalize() {
+            Some(d) => d,
+            // The host failed (and is gone): every byte is at hand, so hash them here.
+            None => sha2::Sha256::digest(bytes).into(),
+        }
     }
 
     /// Feeds `data`.
@@ -169,7 +177,12 @@ impl Sha256 {
             State::Host(id, handle) => {
                 let handle = *handle;
                 let id = *id;
-                if !host_numbered(id).is_some_and(|h| h.update(handle, data)) {
+                let host = host_numbered(id);
+                if !host.as_ref().is_some_and(|h| h.update(handle, data)) {
+                    // Let the host forget the hash, if it is still there.
+                    if let Some(h) = host {
+                        let _ = h.finish(handle);
+                    }
                     remove_numbered(id);
                     self.state = State::Failed;
                 }
@@ -200,22 +213,28 @@ impl Sha256 {
         State::Rust(sha2::Sha256::new())
     }
 
-    /// The digest.
-    pub fn finalize(mut self) -> [u8; 32] {
+    /// The digest; 32 zero bytes if the host failed (see [`HostSha256`]).
+    pub fn finalize(self) -> [u8; 32] {
+        self.try_finalize().unwrap_or([0; 32])
+    }
+
+    /// The digest, `None` if the host failed.
+    fn try_finalize(mut self) -> Option<[u8; 32]> {
         match core::mem::replace(&mut self.state, State::Fresh) {
-            State::Fresh => sha2::Sha256::digest(b"").into(),
+            State::Fresh => Some(sha2::Sha256::digest(b"").into()),
             #[cfg(feature = "std")]
-            State::Pending(kept) => sha2::Sha256::digest(&kept).into(),
-            State::Rust(h) => h.finalize().into(),
+            State::Pending(kept) => Some(sha2::Sha256::digest(&kept).into()),
+            State::Rust(h) => Some(h.finalize().into()),
             #[cfg(feature = "std")]
-            State::Host(id, handle) => host_numbered(id)
-                .and_then(|h| h.finish(handle))
-                .unwrap_or_else(|| {
+            State::Host(id, handle) => {
+                let d = host_numbered(id).and_then(|h| h.finish(handle));
+                if d.is_none() {
                     remove_numbered(id);
-                    [0; 32]
-                }),
+                }
+                d
+            }
             #[cfg(feature = "std")]
-            State::Failed => [0; 32],
+            State::Failed => None,
         }
     }
 }
@@ -323,11 +342,21 @@ mod tests {
         install_host(fake.clone()).unwrap();
         *fake.broken.borrow_mut() = true;
         let big = alloc::vec![7u8; HOST_MIN];
-        assert_eq!(Sha256::digest(&big), [0; 32]);
-        assert_eq!(
-            Sha256::digest(&big),
-            <[u8; 32]>::from(sha2::Sha256::digest(&big))
-        );
+        let want = <[u8; 32]>::from(sha2::Sha256::digest(&big));
+        // A stream the host fails ends as zeros, which no comparison accepts, the
+        // host forgets it, and the host is gone.
+        let mut h = Sha256::new();
+        h.update(&big);
+        assert_eq!(h.finalize(), [0; 32]);
+        assert!(fake.open.borrow().is_empty());
+        assert!(host().is_none());
+        // A one-shot digest is right even when the host fails it.
+        *fake.broken.borrow_mut() = false;
+        install_host(fake.clone()).unwrap();
+        *fake.broken.borrow_mut() = true;
+        assert_eq!(Sha256::digest(&big), want);
+        assert!(host().is_none());
+        assert_eq!(Sha256::digest(&big), want);
     }
 
     /// A host that is not SHA-256.

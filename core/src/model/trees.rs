@@ -193,69 +193,19 @@ pub(crate) fn trees_of_outline(
 /// The trees among `trees` whose snapshots the source keeps, read from them; each
 /// other tree is handed to `missing`. Where the host has threads and more than one
 /// core, the snapshots are read here and made (inflated) and decoded by one worker per
-/// core (up to four), each taking the next one waiting ([`IN_FLIGHT`] at most).
+/// core (up to four), each taking the next one waiting; as many wait as there are
+/// workers, so no more than two snapshots per worker are held undecoded. The first
+/// error a worker meets stops the reading.
 fn from_snapshots<'t>(
     source: &mut dyn EntrySource,
     trees: &'t [TreeId],
     missing: &mut dyn FnMut(&'t str),
 ) -> Result<BTreeMap<String, RepTree>> {
-    let decode = |bytes: SnapshotBytes| RepTree::from_snapshot(&bytes.bytes()?);
     #[cfg(not(target_family = "wasm"))]
     {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        if workers > 1 && trees.len() > 1 {
-            let (send, receive) = std::sync::mpsc::sync_channel::<(&str, SnapshotBytes)>(IN_FLIGHT);
-            let receive = std::sync::Mutex::new(receive);
-            return std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        let receive = &receive;
-                        scope.spawn(move || -> Result<Vec<(String, RepTree)>> {
-                            let mut out = Vec::new();
-                            loop {
-                                // The lock is held only to take the next snapshot.
-                                let next = match receive.lock() {
-                                    Ok(r) => r.recv(),
-                                    Err(_) => break,
-                                };
-                                let Ok((tree, bytes)) = next else { break };
-                                out.push((tree.to_string(), decode(bytes)?));
-                            }
-                            Ok(out)
-                        })
-                    })
-                    .collect();
-                let mut read = || -> Result<()> {
-                    for tree in trees {
-                        match source.tree_snapshot_read(tree)? {
-                            // Every worker stopped on an error, which joining returns.
-                            Some(bytes) => {
-                                if send.send((tree.as_str(), bytes)).is_err() {
-                                    break;
-                                }
-                            }
-                            None => missing(tree.as_str()),
-                        }
-                    }
-                    Ok(())
-                };
-                let read = read();
-                drop(send);
-                let mut out = BTreeMap::new();
-                let mut failed = read.err();
-                for h in handles {
-                    match h.join() {
-                        Ok(Ok(trees)) => out.extend(trees),
-                        Ok(Err(e)) => failed = failed.or(Some(e)),
-                        Err(_) => {
-                            failed = failed.or(Some(crate::Error::Backend(
-                                "a thread decoding snapshots panicked".into(),
-                            )))
-                        }
-                    }
-                }
-                failed.map_or(Ok(out), Err)
-            });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        if cores > 1 && trees.len() > 1 {
+            return on_workers(source, trees, missing, cores);
         }
     }
     let mut out = BTreeMap::new();
@@ -270,9 +220,94 @@ fn from_snapshots<'t>(
     Ok(out)
 }
 
-/// Snapshots read but not yet decoded, at most (see [`from_snapshots`]).
+/// A snapshot made and decoded.
+fn decode(bytes: SnapshotBytes) -> Result<RepTree> {
+    RepTree::from_snapshot(&bytes.bytes()?)
+}
+
+/// [`from_snapshots`] with `workers` threads decoding. A worker that stops (on an
+/// error, or a panic) drops its share of the queue, and the stop flag ends the
+/// reading; when every worker has stopped, the queue is gone and sending fails, so
+/// the reader never waits for a worker that will not come.
 #[cfg(not(target_family = "wasm"))]
-const IN_FLIGHT: usize = 8;
+fn on_workers<'t>(
+    source: &mut dyn EntrySource,
+    trees: &'t [TreeId],
+    missing: &mut dyn FnMut(&'t str),
+    workers: usize,
+) -> Result<BTreeMap<String, RepTree>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    type Decoded = Result<Vec<(String, RepTree)>>;
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (send, receive) = mpsc::sync_channel::<(&str, SnapshotBytes)>(workers);
+        let receive = Arc::new(Mutex::new(receive));
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            let receive = Arc::clone(&receive);
+            let stop = &stop;
+            let work = move || -> Decoded {
+                let mut out = Vec::new();
+                loop {
+                    // The lock is held only to take the next snapshot.
+                    let next = match receive.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok((tree, bytes)) = next else { break };
+                    match decode(bytes) {
+                        Ok(t) => out.push((tree.to_string(), t)),
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(out)
+            };
+            // A thread that cannot be started leaves its share to the others.
+            if let Ok(h) = std::thread::Builder::new().spawn_scoped(scope, work) {
+                handles.push(h);
+            }
+        }
+        drop(receive);
+        let mut out = BTreeMap::new();
+        let mut read = || -> Result<()> {
+            for tree in trees {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some(bytes) = source.tree_snapshot_read(tree)? else {
+                    missing(tree.as_str());
+                    continue;
+                };
+                if handles.is_empty() {
+                    out.insert(tree.as_str().to_string(), decode(bytes)?);
+                } else if send.send((tree.as_str(), bytes)).is_err() {
+                    // Every worker stopped: joining them says why.
+                    break;
+                }
+            }
+            Ok(())
+        };
+        let read = read();
+        drop(send);
+        let mut failed = read.err();
+        for h in handles {
+            match h.join() {
+                Ok(Ok(trees)) => out.extend(trees),
+                Ok(Err(e)) => failed = failed.or(Some(e)),
+                Err(_) => {
+                    failed = failed.or(Some(crate::Error::Backend(
+                        "a thread decoding snapshots panicked".into(),
+                    )))
+                }
+            }
+        }
+        failed.map_or(Ok(out), Err)
+    })
+}
 
 /// The trees of the ops files among `entries`, replayed (each kept `frozen`, see
 /// [`trees_of_outline`]); `Corrupt` for a tree given up.
