@@ -215,17 +215,13 @@ impl SpaceModel {
         let Some(start) = tree.vertex_by_path("messages") else {
             return 0;
         };
-        // A vertex is in one children list only (its parent's), so the walk meets each
-        // descendant once; the bound only stops a snapshot whose parents form a cycle.
-        let most = tree.vertex_count() as u64;
-        let mut stack = vec![start.id()];
+        // A vertex is in one children list only (its parent's), and walking down from
+        // a vertex never comes back to it: the walk meets each descendant once.
+        let mut stack = vec![start];
         let mut n = 0;
-        while let Some(id) = stack.pop() {
-            for c in tree.children_ids(id) {
+        while let Some(v) = stack.pop() {
+            for c in v.child_vertices() {
                 n += 1;
-                if n > most {
-                    return most;
-                }
                 stack.push(c);
             }
         }
@@ -452,16 +448,13 @@ fn main_branch(tree: &RepTree) -> Vec<Vertex<'_>> {
     let Some(mut current) = tree.vertex_by_path("messages") else {
         return Vec::new();
     };
+    // Each step goes down to a child, so the chain never comes back to a vertex.
     let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
     loop {
-        let mut ids = current.children_ids();
-        let next = match (ids.next(), ids.next()) {
+        let mut kids = current.child_vertices();
+        let next = match (kids.next(), kids.next()) {
             (None, _) => break,
-            (Some(one), None) => match tree.vertex(one) {
-                Some(v) => v,
-                None => break,
-            },
+            (Some(one), None) => one,
             _ => {
                 let children = tree.children(current.id());
                 match children.iter().find(|c| c.prop("main") == Some("true")) {
@@ -470,9 +463,6 @@ fn main_branch(tree: &RepTree) -> Vec<Vertex<'_>> {
                 }
             }
         };
-        if !seen.insert(next.id()) {
-            break;
-        }
         out.push(next);
         current = next;
     }

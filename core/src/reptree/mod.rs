@@ -259,6 +259,12 @@ impl<'t> Vertex<'t> {
             .map(move |c| t.names.str(t.vertices[c].id))
     }
 
+    /// The children in insertion order, as views (no lookup by id).
+    pub fn child_vertices(&self) -> impl Iterator<Item = Vertex<'t>> + 't {
+        let t = self.tree;
+        t.live_children(self.i).map(move |c| t.view(c))
+    }
+
     /// The vertex as plain data.
     pub fn to_state(&self) -> VertexState {
         VertexState {
