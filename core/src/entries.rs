@@ -66,11 +66,6 @@ pub struct Outline {
 pub struct SnapshotBytes(Box<dyn FnOnce() -> Result<Vec<u8>> + Send>);
 
 impl SnapshotBytes {
-    /// Bytes already made.
-    pub fn ready(bytes: Vec<u8>) -> Self {
-        Self(Box::new(move || Ok(bytes)))
-    }
-
     /// Bytes `make` makes (and checks).
     pub fn deferred(make: impl FnOnce() -> Result<Vec<u8>> + Send + 'static) -> Self {
         Self(Box::new(make))
@@ -131,17 +126,19 @@ pub trait EntrySource {
 
     /// The stored snapshot of `tree` ([`crate::reptree::RepTree::snapshot`]'s bytes),
     /// if the source keeps one (format 3 of the SQLite archive); untrusted like every
-    /// other byte of the source. The default keeps none.
-    fn tree_snapshot(&mut self, tree: &TreeId) -> Result<Option<Vec<u8>>> {
+    /// other byte of the source. In two steps, so that the second can run on another
+    /// thread: the read, here, and the work that makes the bytes from what was read
+    /// (inflating), in the [`SnapshotBytes`]. The default keeps none.
+    fn tree_snapshot_read(&mut self, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
         let _ = tree;
         Ok(None)
     }
 
-    /// [`EntrySource::tree_snapshot`] in two steps, so that the second can run on
-    /// another thread: the read, here, and the work that makes the bytes from what
-    /// was read (inflating), in the [`SnapshotBytes`]. The default makes them here.
-    fn tree_snapshot_read(&mut self, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
-        Ok(self.tree_snapshot(tree)?.map(SnapshotBytes::ready))
+    /// [`EntrySource::tree_snapshot_read`] in one step: the snapshot's bytes.
+    fn tree_snapshot(&mut self, tree: &TreeId) -> Result<Option<Vec<u8>>> {
+        self.tree_snapshot_read(tree)?
+            .map(SnapshotBytes::bytes)
+            .transpose()
     }
 
     /// The ops of `tree` stored in day folders `from..=to` (both optional), in the

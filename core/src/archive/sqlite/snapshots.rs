@@ -5,7 +5,7 @@
 
 use rusqlite::{params, Connection};
 
-use super::blocks::{deflate, read_stored, read_stored_row};
+use super::blocks::{deflate, read_stored_row};
 use super::guard::fresh_query;
 use super::{to_i64, SqlExt, SqliteSource};
 use crate::entries::SnapshotBytes;
@@ -46,36 +46,19 @@ pub(super) fn write_all(conn: &Connection, version: i64) -> Result<()> {
     })
 }
 
-/// The row of `tree`'s snapshot: its size, whether deflated, its stored length, and
-/// its data if no longer than [`MAX_SNAPSHOT`].
-const SNAPSHOT_ROW: &str = "SELECT size, deflated, octet_length(data),
-   CASE WHEN octet_length(data) <= ?2 THEN data END
- FROM tree_snapshots WHERE tree_id = ?1";
-
-/// The stored snapshot of `tree`, if the archive holds one, within its declared size.
-pub(super) fn read(conn: &Connection, tree: &TreeId) -> Result<Option<Vec<u8>>> {
-    read_stored(
-        conn,
-        SNAPSHOT_ROW,
-        params![tree.as_str(), to_i64(MAX_SNAPSHOT)],
-        &what(tree),
-        MAX_SNAPSHOT,
-    )
-}
-
-/// [`read`] with the inflating left to the [`SnapshotBytes`].
-pub(super) fn read_deferred(conn: &Connection, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
+/// The stored snapshot of `tree`, if the archive holds one: the row read here, its
+/// data inflated by the [`SnapshotBytes`] to exactly its declared size, at most
+/// [`MAX_SNAPSHOT`] (a longer stored blob is not loaded).
+pub(super) fn read(conn: &Connection, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
     let row = read_stored_row(
         conn,
-        SNAPSHOT_ROW,
+        "SELECT size, deflated, octet_length(data),
+           CASE WHEN octet_length(data) <= ?2 THEN data END
+         FROM tree_snapshots WHERE tree_id = ?1",
         params![tree.as_str(), to_i64(MAX_SNAPSHOT)],
-        &what(tree),
+        &format!("the snapshot of tree {}", tree.as_str()),
     )?;
     Ok(row.map(|row| SnapshotBytes::deferred(move || row.bytes(MAX_SNAPSHOT))))
-}
-
-fn what(tree: &TreeId) -> String {
-    format!("the snapshot of tree {}", tree.as_str())
 }
 
 /// Snapshots of trees that have no ops in the archive (a container problem).

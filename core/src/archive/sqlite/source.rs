@@ -349,18 +349,11 @@ impl EntrySource for SqliteSource<'_> {
         Ok(problems)
     }
 
-    fn tree_snapshot(&mut self, tree: &TreeId) -> Result<Option<Vec<u8>>> {
-        if self.version < 3 {
-            return Ok(None);
-        }
-        super::snapshots::read(self.conn, tree)
-    }
-
     fn tree_snapshot_read(&mut self, tree: &TreeId) -> Result<Option<SnapshotBytes>> {
         if self.version < 3 {
             return Ok(None);
         }
-        super::snapshots::read_deferred(self.conn, tree)
+        super::snapshots::read(self.conn, tree)
     }
 
     fn get_operations(
